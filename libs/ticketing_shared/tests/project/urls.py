@@ -1,0 +1,41 @@
+from django.urls import path
+from rest_framework import serializers
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from ticketing_shared.urls import service_urlpatterns
+
+
+class EchoSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=10)
+    price = serializers.DecimalField(max_digits=9, decimal_places=2, min_value=1)
+
+
+@api_view(["GET"])
+def whoami(request):
+    return Response({"id": request.user.id, "email": request.user.email})
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def echo(request):
+    serializer = EchoSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return Response(serializer.validated_data)
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def boom(request):
+    raise RuntimeError("kaboom")
+
+
+urlpatterns = service_urlpatterns(
+    area="demo",
+    api=[
+        path("api/demo/whoami", whoami),
+        path("api/demo/echo", echo),
+        path("api/demo/boom", boom),
+    ],
+)

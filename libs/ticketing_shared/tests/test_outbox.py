@@ -1,0 +1,160 @@
+"""The transactional outbox and its relay, against real PostgreSQL and the real broker."""
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from ticketing_shared.events import publish, relay
+from ticketing_shared.events.models import OutboxEvent
+from ticketing_shared.events.outbox import OutsideTransactionError
+
+from .conftest import AppliedLog, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def publish_widget(topic: str, widget_id, version: int, name: str = "w") -> OutboxEvent:
+    return publish(
+        aggregate_type="widget",
+        aggregate_id=widget_id,
+        event_type=topic,
+        data={"id": str(widget_id), "name": name, "version": version},
+    )
+
+
+def test_publish_refuses_to_run_outside_a_transaction(topics):
+    with pytest.raises(OutsideTransactionError):
+        publish_widget(topics["created"], uuid.uuid4(), 0)
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_a_rolled_back_change_publishes_nothing(topics):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish_widget(topics["created"], uuid.uuid4(), 0)
+        raise RuntimeError("the change failed")
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_the_relay_publishes_the_envelope_keyed_by_aggregate(kafka_broker, kafka_reader, topics, settings):
+    widget_id = uuid.uuid4()
+    with transaction.atomic():
+        event = publish_widget(topics["created"], widget_id, 0, name="gizmo")
+
+    assert relay.relay_outbox() == 1
+
+    [message] = kafka_reader(topics["created"]).read(1)
+    assert message["key"] == str(widget_id)
+    assert message["headers"]["id"] == str(event.id)
+    assert message["headers"]["type"] == topics["created"]
+    value = message["value"]
+    assert value["id"] == str(event.id)
+    assert value["type"] == topics["created"]
+    assert value["source"] == settings.SERVICE_NAME
+    assert value["data"] == {"id": str(widget_id), "name": "gizmo", "version": 0}
+    assert value["occurred_at"].startswith(str(event.occurred_at.year))
+    event.refresh_from_db()
+    assert event.published_at is not None and event.locked_until is None
+    assert relay.relay_outbox() == 0
+
+
+def test_a_relay_killed_after_producing_loses_nothing_and_the_consumer_applies_once(
+    kafka_broker, kafka_reader, topics, run_consumer, monkeypatch
+):
+    widget_ids = [uuid.uuid4() for _ in range(5)]
+    with transaction.atomic():
+        for widget_id in widget_ids:
+            publish_widget(topics["created"], widget_id, 0)
+
+    def die(**kwargs):
+        raise SystemExit("relay killed between produce and mark")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(relay, "_mark", die)
+        with pytest.raises(SystemExit):
+            relay.relay_outbox()
+
+    # Produced but not marked: still pending, leased by the dead relay.
+    assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 5
+    assert relay.relay_outbox() == 0, "a live lease must not be stolen"
+    OutboxEvent.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+    assert relay.relay_outbox() == 5
+    assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 0
+
+    messages = kafka_reader(topics["created"]).read(10, timeout=10)
+    assert len(messages) == 10, "each event was sent twice: at least once delivery"
+
+    run_consumer()
+    wait_for(lambda: AppliedLog.objects.count() >= 5)
+    time.sleep(1.5)  # give the duplicates time to (not) be applied
+    assert AppliedLog.objects.count() == 5
+    assert sorted(str(w) for w in AppliedLog.objects.values_list("event_id", flat=True)) == sorted(
+        str(e) for e in OutboxEvent.objects.values_list("id", flat=True)
+    )
+
+
+def test_two_relays_draining_one_outbox_keep_each_aggregates_order(kafka_broker, kafka_reader, topics):
+    aggregates = [uuid.uuid4() for _ in range(4)]
+    versions = 60
+    with transaction.atomic():
+        for version in range(versions):
+            for widget_id in aggregates:
+                publish_widget(topics["updated"], widget_id, version)
+
+    errors: list[BaseException] = []
+
+    def drain():
+        try:
+            while relay.relay_outbox(batch_size=7):
+                pass
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 0
+
+    messages = kafka_reader(topics["updated"]).read(len(aggregates) * versions, timeout=30)
+    assert len(messages) == len(aggregates) * versions
+    for widget_id in aggregates:
+        seen = [m["value"]["data"]["version"] for m in messages if m["key"] == str(widget_id)]
+        assert seen == list(range(versions)), f"{widget_id} published out of order"
+
+
+def test_prune_deletes_only_published_events_past_retention(topics):
+    with transaction.atomic():
+        old = publish_widget(topics["created"], uuid.uuid4(), 0)
+        recent = publish_widget(topics["created"], uuid.uuid4(), 0)
+        pending = publish_widget(topics["created"], uuid.uuid4(), 0)
+    long_ago = timezone.now() - timedelta(days=30)
+    OutboxEvent.objects.filter(pk=old.pk).update(published_at=long_ago, occurred_at=long_ago)
+    OutboxEvent.objects.filter(pk=recent.pk).update(published_at=timezone.now())
+    OutboxEvent.objects.filter(pk=pending.pk).update(occurred_at=long_ago)
+
+    assert relay.prune_outbox(older_than_hours=24) == 1
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+
+
+def test_commit_nudges_the_relay_once_per_transaction(topics, settings, monkeypatch):
+    from ticketing_shared.events import outbox
+
+    settings.OUTBOX = {**settings.OUTBOX, "NUDGE_ON_COMMIT": True}
+    nudges = []
+    monkeypatch.setattr(outbox, "_nudge_relay", lambda: nudges.append(1))
+    with transaction.atomic():
+        publish_widget(topics["created"], uuid.uuid4(), 0)
+        publish_widget(topics["created"], uuid.uuid4(), 0)
+        assert nudges == [], "not before the commit"
+    assert nudges == [1]

@@ -1,0 +1,1 @@
+"""Code every ticketing service shares: settings, auth, errors, health, events."""

@@ -1,0 +1,34 @@
+"""Stateless authentication: an RS256 access token is the whole proof of identity.
+
+Services never call the auth service per request and never look a user up in
+their database; the token's claims give the user's id and email.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+from rest_framework_simplejwt.models import TokenUser
+
+
+class ServiceUser(TokenUser):
+    """The caller, as its access token describes it."""
+
+    @cached_property
+    def id(self) -> str:  # noqa: A003 - mirrors Django's user API
+        return str(super().id)
+
+    @cached_property
+    def email(self) -> str:
+        return self.token.get("email", "")
+
+    @cached_property
+    def is_staff(self) -> bool:
+        return bool(self.token.get("is_staff", False))
+
+
+class JWTAuthentication(JWTStatelessUserAuthentication):
+    """Bearer token in, :class:`ServiceUser` out; anything wrong with the token is a 401."""
+
+    www_authenticate_realm = "api"

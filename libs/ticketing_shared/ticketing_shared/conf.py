@@ -1,0 +1,303 @@
+"""Settings every service shares, read from the environment only.
+
+A service's ``config/settings.py`` calls :func:`service_settings` and adds what is
+its own. Production values that are missing fail loudly at start-up; development
+defaults apply only when ``DJANGO_DEBUG`` is on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+env = environ.Env()
+logger = logging.getLogger(__name__)
+
+
+def service_settings(
+    *,
+    service_name: str,
+    api_area: str | None,
+    base_dir: Path,
+    apps: list[str],
+) -> dict[str, Any]:
+    """Return the settings shared by every service, as a dict for ``globals().update``."""
+    debug = env.bool("DJANGO_DEBUG", default=False)
+    testing = env.bool("DJANGO_TESTING", default=False)
+
+    def required(name: str, dev_default: str) -> str:
+        value = env.str(name, default="")
+        if value:
+            return value
+        if debug or testing:
+            return dev_default
+        raise ImproperlyConfigured(f"{name} must be set in production")
+
+    redis_url = required("REDIS_URL", "redis://127.0.0.1:6379/0")
+    database = env.db_url_config(required("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{service_name}"))
+    database.update(
+        CONN_MAX_AGE=env.int("DATABASE_CONN_MAX_AGE", default=60),
+        CONN_HEALTH_CHECKS=True,
+        ATOMIC_REQUESTS=False,
+    )
+    database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}"
+
+    settings: dict[str, Any] = {
+        "SERVICE_NAME": service_name,
+        "API_AREA": api_area,
+        "BASE_DIR": base_dir,
+        "DEBUG": debug,
+        "SECRET_KEY": required("DJANGO_SECRET_KEY", f"dev-insecure-{service_name}"),
+        "ALLOWED_HOSTS": env.list("DJANGO_ALLOWED_HOSTS", default=["*"] if debug or testing else []),
+        "CSRF_TRUSTED_ORIGINS": env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[]),
+        "ROOT_URLCONF": "config.urls",
+        "WSGI_APPLICATION": "config.wsgi.application",
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "APPEND_SLASH": False,
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "LANGUAGE_CODE": "en-us",
+        "INSTALLED_APPS": [
+            "django.contrib.admin",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "whitenoise.runserver_nostatic",
+            "django.contrib.staticfiles",
+            "rest_framework",
+            "drf_spectacular",
+            "drf_spectacular_sidecar",
+            "django_celery_beat",
+            "ticketing_shared.events",
+            *apps,
+        ],
+        "MIDDLEWARE": [
+            "django.middleware.security.SecurityMiddleware",
+            "whitenoise.middleware.WhiteNoiseMiddleware",
+            "ticketing_shared.errors.ApiErrorMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ],
+        "TEMPLATES": [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "DIRS": [],
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
+        ],
+        "DATABASES": {"default": database},
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": service_name,
+            }
+        },
+        "STATIC_URL": "/static/",
+        "STATIC_ROOT": base_dir / "staticfiles",
+        "STORAGES": {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {
+                "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+                if debug or testing
+                else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            },
+        },
+        "WHITENOISE_USE_FINDERS": debug or testing,
+        "REST_FRAMEWORK": {
+            "DEFAULT_AUTHENTICATION_CLASSES": ["ticketing_shared.auth.JWTAuthentication"],
+            "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+            "DEFAULT_PAGINATION_CLASS": "ticketing_shared.pagination.Pagination",
+            "PAGE_SIZE": 20,
+            "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+            "EXCEPTION_HANDLER": "ticketing_shared.errors.exception_handler",
+            "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "COERCE_DECIMAL_TO_STRING": True,
+            "UNAUTHENTICATED_USER": None,
+        },
+        "SIMPLE_JWT": jwt_settings(debug=debug or testing),
+        "SPECTACULAR_SETTINGS": {
+            "TITLE": f"Ticketing {service_name} API",
+            "VERSION": "1.0.0",
+            "SERVE_INCLUDE_SCHEMA": False,
+            "SWAGGER_UI_DIST": "SIDECAR",
+            "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+            "REDOC_DIST": "SIDECAR",
+            "COMPONENT_SPLIT_REQUEST": True,
+            "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+            "SERVE_AUTHENTICATION": [],
+        },
+        "KAFKA": kafka_settings(debug=debug or testing),
+        "OUTBOX": {
+            "BATCH_SIZE": env.int("OUTBOX_BATCH_SIZE", default=1000),
+            "LEASE_SECONDS": env.int("OUTBOX_LEASE_SECONDS", default=60),
+            "RELAY_INTERVAL_SECONDS": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=2.0),
+            "RETENTION_HOURS": env.float("OUTBOX_RETENTION_HOURS", default=24 * 7),
+            "NUDGE_ON_COMMIT": env.bool("OUTBOX_NUDGE_ON_COMMIT", default=True),
+        },
+        "CONSUMER": {
+            "RETRY_ATTEMPTS": env.int("CONSUMER_RETRY_ATTEMPTS", default=5),
+            "EARLY_EVENT_ATTEMPTS": env.int("CONSUMER_EARLY_EVENT_ATTEMPTS", default=30),
+            "RETRY_BACKOFF_SECONDS": env.float("CONSUMER_RETRY_BACKOFF_SECONDS", default=0.2),
+            "RETRY_BACKOFF_MAX_SECONDS": env.float("CONSUMER_RETRY_BACKOFF_MAX_SECONDS", default=5.0),
+            "MAX_CONSECUTIVE_FAILURES": env.int("CONSUMER_MAX_CONSECUTIVE_FAILURES", default=10),
+        },
+        "CELERY_BROKER_URL": env.str("CELERY_BROKER_URL", default=redis_url),
+        "CELERY_TASK_IGNORE_RESULT": True,
+        "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
+        "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
+        "CELERY_TIMEZONE": "UTC",
+        "CELERY_BEAT_SCHEDULE": {},
+        "LOGGING": logging_settings(service_name),
+        "SILENCED_SYSTEM_CHECKS": [],
+    }
+    if not debug and not testing:
+        settings.update(
+            SESSION_COOKIE_SECURE=env.bool("DJANGO_SECURE_COOKIES", default=True),
+            CSRF_COOKIE_SECURE=env.bool("DJANGO_SECURE_COOKIES", default=True),
+            SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+        )
+    return settings
+
+
+def jwt_settings(*, debug: bool) -> dict[str, Any]:
+    """RS256 everywhere: only the auth service holds the private key.
+
+    Other services verify with the public key, given as a PEM (file or value) or
+    fetched from the auth service's JWKS URL (PyJWKClient caches it). In development
+    and tests without configured keys an ephemeral pair is generated per process.
+    """
+    private_key = _read_key("JWT_PRIVATE_KEY")
+    public_key = _read_key("JWT_PUBLIC_KEY")
+    jwks_url = env.str("JWT_JWKS_URL", default="") or None
+    if not public_key and private_key:
+        public_key = public_key_of(private_key)
+    if not public_key and not jwks_url:
+        if not debug:
+            raise ImproperlyConfigured("Set JWT_PUBLIC_KEY(_FILE) or JWT_JWKS_URL to verify access tokens")
+        private_key, public_key = _ephemeral_key_pair()
+    return {
+        "ALGORITHM": "RS256",
+        "SIGNING_KEY": private_key or "",
+        "VERIFYING_KEY": public_key or "",
+        "JWK_URL": None if public_key else jwks_url,
+        "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_TOKEN_SECONDS", default=15 * 60)),
+        "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_TOKEN_SECONDS", default=7 * 24 * 3600)),
+        "ROTATE_REFRESH_TOKENS": True,
+        "BLACKLIST_AFTER_ROTATION": True,
+        "UPDATE_LAST_LOGIN": True,
+        "ISSUER": env.str("JWT_ISSUER", default="ticketing-auth"),
+        "AUDIENCE": None,
+        "LEEWAY": 5,
+        "USER_ID_FIELD": "id",
+        "USER_ID_CLAIM": "user_id",
+        "TOKEN_USER_CLASS": "ticketing_shared.auth.ServiceUser",
+        "AUTH_HEADER_TYPES": ("Bearer",),
+    }
+
+
+def _read_key(name: str) -> str:
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text()
+    return env.str(name, default="").replace("\\n", "\n")
+
+
+def public_key_of(private_pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+_EPHEMERAL: tuple[str, str] | None = None
+
+
+def _ephemeral_key_pair() -> tuple[str, str]:
+    global _EPHEMERAL
+    if _EPHEMERAL is None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        _EPHEMERAL = (private, public_key_of(private))
+    return _EPHEMERAL
+
+
+def kafka_settings(*, debug: bool) -> dict[str, Any]:
+    """librdkafka settings; the low timeouts of the local run come from the environment."""
+    bootstrap = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092" if debug else "")
+    if not bootstrap:
+        raise ImproperlyConfigured("KAFKA_BOOTSTRAP_SERVERS must be set in production")
+    common = {"bootstrap.servers": bootstrap}
+    security = env.str("KAFKA_SECURITY_PROTOCOL", default="")
+    if security:
+        common["security.protocol"] = security
+    for setting, name in (
+        ("sasl.mechanism", "KAFKA_SASL_MECHANISM"),
+        ("sasl.username", "KAFKA_SASL_USERNAME"),
+        ("sasl.password", "KAFKA_SASL_PASSWORD"),
+        ("ssl.ca.location", "KAFKA_SSL_CA_LOCATION"),
+    ):
+        value = env.str(name, default="")
+        if value:
+            common[setting] = value
+    return {
+        "COMMON": common,
+        "PRODUCER": {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": env.int("KAFKA_LINGER_MS", default=2),
+            "message.timeout.ms": env.int("KAFKA_MESSAGE_TIMEOUT_MS", default=30000),
+        },
+        "CONSUMER": {
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": env.int("KAFKA_FETCH_WAIT_MAX_MS", default=100),
+            "session.timeout.ms": env.int("KAFKA_SESSION_TIMEOUT_MS", default=45000),
+            "max.poll.interval.ms": env.int("KAFKA_MAX_POLL_INTERVAL_MS", default=300000),
+            "topic.metadata.refresh.interval.ms": env.int("KAFKA_METADATA_REFRESH_MS", default=5000),
+        },
+        "FLUSH_TIMEOUT_SECONDS": env.float("KAFKA_FLUSH_TIMEOUT_SECONDS", default=20.0),
+    }
+
+
+def logging_settings(service_name: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {"format": f"%(asctime)s %(levelname)s {service_name} %(name)s: %(message)s"},
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            "celery.beat": {"level": "WARNING"},
+        },
+    }

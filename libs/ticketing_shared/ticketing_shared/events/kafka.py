@@ -1,0 +1,76 @@
+"""Kafka clients built from ``settings.KAFKA``; one producer per process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_producer: tuple[int, Producer] | None = None
+_admin: tuple[int, AdminClient] | None = None
+
+
+def _config(*parts: str, **extra: Any) -> dict[str, Any]:
+    config = dict(settings.KAFKA["COMMON"])
+    for part in parts:
+        config.update(settings.KAFKA[part])
+    config.update(extra)
+    return config
+
+
+def get_producer() -> Producer:
+    """The process's idempotent producer (re-created after a fork)."""
+    global _producer
+    with _lock:
+        if _producer is None or _producer[0] != os.getpid():
+            _producer = (os.getpid(), Producer(_config("PRODUCER", **{"client.id": settings.SERVICE_NAME})))
+        return _producer[1]
+
+
+def get_admin() -> AdminClient:
+    global _admin
+    with _lock:
+        if _admin is None or _admin[0] != os.getpid():
+            _admin = (os.getpid(), AdminClient(_config()))
+        return _admin[1]
+
+
+def new_consumer(**overrides: Any) -> Consumer:
+    return Consumer(_config("CONSUMER", **{"group.id": settings.SERVICE_NAME, **overrides}))
+
+
+def broker_reachable(*, timeout: float) -> bool:
+    try:
+        get_admin().list_topics(timeout=timeout)
+    except KafkaException as exc:
+        logger.warning("Kafka unreachable: %s", exc)
+        return False
+    return True
+
+
+def ensure_topics(topics: list[str], *, timeout: float = 10.0) -> None:
+    """Create missing topics so consumers can subscribe before anyone produced."""
+    admin = get_admin()
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [topic for topic in topics if topic not in existing]
+    if not missing:
+        return
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=settings.KAFKA.get("PARTITIONS", 3)) for topic in missing],
+        operation_timeout=timeout,
+    )
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise
+        logger.info("Created topic %s", topic)

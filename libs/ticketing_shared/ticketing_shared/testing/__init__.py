@@ -1,0 +1,1 @@
+"""Test helpers every service shares: ``helpers`` and the pytest plugin ``ticketing_shared.testing.plugin``."""

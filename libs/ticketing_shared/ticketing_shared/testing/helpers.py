@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from django.conf import settings
+
+from ticketing_shared.events.models import OutboxEvent
+
+
+def access_token(
+    *, user_id: str | None = None, email: str = "buyer@example.com", lifetime: timedelta | None = None, **claims: Any
+) -> str:
+    """A signed access token like the auth service issues (needs the signing key)."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken()
+    token["user_id"] = user_id or str(uuid.uuid4())
+    token["email"] = email
+    for name, value in claims.items():
+        token[name] = value
+    if lifetime is not None:
+        token.set_exp(lifetime=lifetime)
+    return str(token)
+
+
+def outbox_events(event_type: str | None = None) -> list[dict[str, Any]]:
+    """What was written to the outbox, oldest first, as ``{type, aggregateid, data}``."""
+    events = OutboxEvent.objects.order_by("seq")
+    if event_type:
+        events = events.filter(type=event_type)
+    return [{"type": e.type, "aggregateid": e.aggregateid, "data": e.payload} for e in events]
+
+
+class KafkaReader:
+    """Reads a topic from its beginning, for asserting what was published."""
+
+    def __init__(self, *topics: str) -> None:
+        self.consumer = Consumer(
+            {
+                **settings.KAFKA["COMMON"],
+                "group.id": f"test-reader-{uuid.uuid4()}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 10,
+                "session.timeout.ms": 6000,
+                "max.poll.interval.ms": 10000,
+                "topic.metadata.refresh.interval.ms": 500,
+            }
+        )
+        self.consumer.subscribe(list(topics))
+
+    def read(self, count: int, *, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Return ``count`` messages as ``{topic, key, value (parsed), headers}``."""
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(messages) < count and time.monotonic() < deadline:
+            message = self.consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            messages.append(
+                {
+                    "topic": message.topic(),
+                    "partition": message.partition(),
+                    "key": message.key().decode() if message.key() else None,
+                    "value": json.loads(message.value()),
+                    "headers": {k: v.decode() for k, v in (message.headers() or [])},
+                }
+            )
+        return messages
+
+    def read_all(self, *, idle: float = 2.0, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Everything until nothing new arrives for ``idle`` seconds."""
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self.read(1, timeout=idle)
+            if not batch:
+                break
+            messages += batch
+        return messages
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def produce_raw(topic: str, value: bytes | str, *, key: str | None = None, headers: list | None = None) -> None:
+    from ticketing_shared.events.kafka import get_producer
+
+    producer = get_producer()
+    producer.produce(topic, key=key, value=value, headers=headers or [])
+    assert producer.flush(10) == 0
+
+
+def envelope(event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> str:
+    return json.dumps(
+        {
+            "id": event_id or str(uuid.uuid4()),
+            "type": event_type,
+            "occurred_at": "2026-01-01T00:00:00+00:00",
+            "source": "test",
+            "data": data,
+        }
+    )
+
+
+__all__ = ["KafkaReader", "TopicPartition", "access_token", "envelope", "outbox_events", "produce_raw"]

@@ -1,0 +1,23 @@
+"""URLs every service serves beside its own API."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ticketing_shared.health import healthz, readyz
+
+
+def service_urlpatterns(*, area: str | None, api: list[URLPattern | URLResolver]) -> list:
+    patterns: list = [
+        path("healthz", healthz, name="healthz"),
+        path("readyz", readyz, name="readyz"),
+        path("admin/", admin.site.urls),
+    ]
+    if area:
+        patterns += [
+            re_path(rf"^api/{area}/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+            re_path(rf"^api/{area}/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+        ]
+    return patterns + list(api)
