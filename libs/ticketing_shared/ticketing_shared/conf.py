@@ -121,6 +121,7 @@ def service_settings(
             },
         },
         "WHITENOISE_USE_FINDERS": debug or testing,
+        "WHITENOISE_AUTOREFRESH": debug or testing,
         "REST_FRAMEWORK": {
             "DEFAULT_AUTHENTICATION_CLASSES": ["ticketing_shared.auth.JWTAuthentication"],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -126,6 +126,7 @@ class ConsumerRunner:
         except KafkaException as exc:
             logger.warning("Final offset commit failed (events will be redelivered): %s", exc)
         self.consumer.close()
+        connection.close()
         logger.info("Consumer stopped")
 
     # -- one message ---------------------------------------------------------------

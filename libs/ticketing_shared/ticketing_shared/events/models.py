@@ -35,7 +35,7 @@ class OutboxEvent(models.Model):
         indexes = [
             models.Index(fields=["seq"], name="outbox_pending_idx", condition=Q(published_at__isnull=True)),
             models.Index(
-                fields=["aggregateid"], name="outbox_leased_idx", condition=Q(published_at__isnull=True)
+                fields=["locked_until"], name="outbox_leased_idx", condition=Q(published_at__isnull=True)
             ),
             models.Index(fields=["published_at"], name="outbox_published_idx"),
         ]

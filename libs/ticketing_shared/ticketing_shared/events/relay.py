@@ -16,6 +16,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -82,7 +83,7 @@ def _claim(*, batch_size: int, lease_seconds: int, relay_id: uuid.UUID) -> list[
 
 def _kafka_headers(event_id: str, event_type: str, extra_json: str) -> list[tuple[str, str]]:
     headers = [("id", event_id), ("type", event_type)]
-    extra = json.loads(extra_json) if extra_json else {}
+    extra = json.loads(extra_json) if extra_json and extra_json != "{}" else {}
     headers += [(str(name), str(value)) for name, value in extra.items() if name not in ("id", "type")]
     return headers
 
@@ -104,54 +105,86 @@ def _mark(*, published: list[int], released: list[int], relay_id: uuid.UUID) -> 
             )
 
 
-def _produce(batch: list[Claimed]) -> tuple[list[int], list[int]]:
-    """Send a batch; return (acknowledged seqs, failed seqs)."""
-    producer = get_producer()
-    acked: list[int] = []
-    failed: list[int] = []
+class _InFlight:
+    """One claimed batch handed to the producer; delivery reports fill it in."""
 
-    def on_delivery(seq: int):
-        def report(err, _msg) -> None:
+    def __init__(self, batch: list[Claimed]) -> None:
+        self.seqs = [row.seq for row in batch]
+        self.acked: list[int] = []
+        self.failed: list[int] = []
+
+    def report(self, seq: int):
+        def on_delivery(err, _msg) -> None:
             if err is None:
-                acked.append(seq)
+                self.acked.append(seq)
             else:
                 logger.error("Outbox event %s not delivered: %s", seq, err)
-                failed.append(seq)
+                self.failed.append(seq)
 
-        return report
+        return on_delivery
 
+    @property
+    def complete(self) -> bool:
+        return len(self.acked) + len(self.failed) == len(self.seqs)
+
+    def unreported(self) -> list[int]:
+        reported = set(self.acked) | set(self.failed)
+        return [seq for seq in self.seqs if seq not in reported]
+
+
+def _send(producer, batch: list[Claimed]) -> _InFlight:
+    flight = _InFlight(batch)
     for row in batch:
         while True:
             try:
                 producer.produce(
                     row.type, key=row.aggregateid, value=row.value, headers=row.headers,
-                    on_delivery=on_delivery(row.seq),
+                    on_delivery=flight.report(row.seq),
                 )
                 break
             except BufferError:  # local queue full: let deliveries drain
-                producer.poll(0.1)
-    remaining = producer.flush(settings.KAFKA["FLUSH_TIMEOUT_SECONDS"])
-    if remaining:
-        logger.error("%d outbox events still in flight after flush timeout", remaining)
-    pending = {row.seq for row in batch} - set(acked) - set(failed)
-    return acked, failed + sorted(pending)
+                producer.poll(0.05)
+    producer.poll(0)
+    return flight
+
+
+def _settle(producer, flight: _InFlight, relay_id: uuid.UUID) -> bool:
+    """Wait for a batch's delivery reports and record them; False if any failed."""
+    deadline = time.monotonic() + settings.KAFKA["FLUSH_TIMEOUT_SECONDS"]
+    while not flight.complete and time.monotonic() < deadline:
+        producer.poll(0.01)
+    failed = flight.failed + flight.unreported()
+    if failed:
+        logger.error("%d outbox events not acknowledged; they stay pending", len(failed))
+    _mark(published=flight.acked, released=failed, relay_id=relay_id)
+    return not failed
 
 
 def relay_outbox(*, batch_size: int | None = None, max_seconds: float = 30.0) -> int:
-    """Publish pending outbox events until none is left or time is up; return the count."""
+    """Publish pending outbox events until none is left or time is up; return the count.
+
+    The next batch is claimed while the broker acknowledges the previous one, so the
+    database round trips overlap the network ones (two batches in flight at most).
+    """
     batch_size = batch_size or settings.OUTBOX["BATCH_SIZE"]
     lease = settings.OUTBOX["LEASE_SECONDS"]
     relay_id = uuid.uuid4()
+    producer = get_producer()
     deadline = time.monotonic() + max_seconds
+    in_flight: deque[_InFlight] = deque()
     published = 0
-    while time.monotonic() < deadline:
-        batch = _claim(batch_size=batch_size, lease_seconds=lease, relay_id=relay_id)
-        if not batch:
-            break
-        acked, failed = _produce(batch)
-        _mark(published=acked, released=failed, relay_id=relay_id)
-        published += len(acked)
-        if failed:
+    healthy = True
+    while True:
+        batch = []
+        if healthy and time.monotonic() < deadline:
+            batch = _claim(batch_size=batch_size, lease_seconds=lease, relay_id=relay_id)
+        if batch:
+            in_flight.append(_send(producer, batch))
+        while in_flight and (not batch or len(in_flight) > 1 or in_flight[0].complete):
+            flight = in_flight.popleft()
+            healthy = _settle(producer, flight, relay_id) and healthy
+            published += len(flight.acked)
+        if not batch and not in_flight:
             break
     if published:
         logger.debug("Relayed %d outbox events", published)

@@ -1,0 +1,179 @@
+"""Measures the event plumbing on the running local stack (``make bench``).
+
+Runs inside the auth service's Django project (its database, outbox and Celery
+worker), so the figures include the real relay task, Redis and the broker:
+
+- raw producer rate: one idempotent producer, 200-byte JSON messages;
+- relay drain rate: 20,000 outbox rows published by ``relay_outbox``;
+- commit-to-consumer latency: single events published in a transaction, relayed by
+  the worker the on-commit nudge wakes, timed until a consumer receives them;
+- resident memory of every process of the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / os.environ.get("BENCH_SERVICE_DIR", "auth_service")))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from confluent_kafka import Consumer, Producer  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from ticketing_shared.events import publish  # noqa: E402
+from ticketing_shared.events.models import OutboxEvent  # noqa: E402
+from ticketing_shared.events.relay import relay_outbox  # noqa: E402
+
+
+def progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total)
+    print(f"\r  {label:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", flush=True)
+    if done >= total:
+        print()
+
+
+def producer_rate(count: int = 50_000) -> float:
+    producer = Producer({**settings.KAFKA["COMMON"], **settings.KAFKA["PRODUCER"]})
+    topic = f"bench.raw.{uuid.uuid4().hex[:6]}"
+    value = json.dumps({"id": str(uuid.uuid4()), "pad": "x" * 140}).encode()
+    assert len(value) >= 190
+    producer.produce(topic, value=value)  # creates the topic before the clock starts
+    producer.flush(10)
+    start = time.perf_counter()
+    for i in range(count):
+        while True:
+            try:
+                producer.produce(topic, key=str(i % 1000), value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if i % 5000 == 0:
+            producer.poll(0)
+            progress("raw producer", i, count)
+    producer.flush(30)
+    progress("raw producer", count, count)
+    return count / (time.perf_counter() - start)
+
+
+def relay_rate(count: int = 20_000) -> float:
+    event_type = f"bench.relay.{uuid.uuid4().hex[:6]}"
+    now = timezone.now()
+    rows = [
+        OutboxEvent(
+            aggregatetype="bench",
+            aggregateid=str(uuid.uuid4()),
+            type=event_type,
+            payload={"n": i, "pad": "x" * 120},
+            occurred_at=now,
+        )
+        for i in range(count)
+    ]
+    OutboxEvent.objects.bulk_create(rows, batch_size=5000)
+    start = time.perf_counter()
+    published = 0
+    while published < count:
+        published += relay_outbox()
+        remaining = OutboxEvent.objects.filter(type=event_type, published_at__isnull=True).count()
+        progress("relay drain", count - remaining, count)
+        if remaining == 0:
+            break
+    return count / (time.perf_counter() - start)
+
+
+def commit_to_consumer_latency(samples: int = 200) -> list[float]:
+    event_type = f"bench.latency.{uuid.uuid4().hex[:6]}"
+    consumer = Consumer(
+        {
+            **settings.KAFKA["COMMON"],
+            "group.id": f"bench-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 5,
+            "session.timeout.ms": 6000,
+            "max.poll.interval.ms": 10000,
+            "topic.metadata.refresh.interval.ms": 200,
+        }
+    )
+    with transaction.atomic():  # warm-up event: creates the topic and joins the group
+        publish(aggregate_type="bench", aggregate_id="warmup", event_type=event_type, data={"n": -1})
+    consumer.subscribe([event_type])
+    _receive(consumer, -1, timeout=30)
+    latencies = []
+    for n in range(samples):
+        with transaction.atomic():
+            publish(aggregate_type="bench", aggregate_id=str(n), event_type=event_type, data={"n": n})
+        committed = time.perf_counter()
+        _receive(consumer, n, timeout=10)
+        latencies.append((time.perf_counter() - committed) * 1000)
+        if n % 10 == 0 or n == samples - 1:
+            progress("commit-to-consumer", n + 1, samples)
+    consumer.close()
+    return latencies
+
+
+def _receive(consumer: Consumer, n: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.05)
+        if message is None or message.error():
+            continue
+        if json.loads(message.value())["data"]["n"] == n:
+            return
+    raise TimeoutError(f"event {n} not received within {timeout} s: is the Celery worker running?")
+
+
+def stack_memory_mb() -> tuple[float, int]:
+    import psutil
+
+    root = psutil.Process(int(os.environ["BENCH_STACK_PID"])) if os.environ.get("BENCH_STACK_PID") else None
+    if root is None:
+        return 0.0, 0
+    processes = [root, *root.children(recursive=True)]
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20, len(processes)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    print("Benchmark of the event plumbing (local stack)")
+    raw = producer_rate()
+    drain = relay_rate()
+    latencies = commit_to_consumer_latency()
+    memory, processes = stack_memory_mb()
+    print()
+    print(f"raw producer rate            {raw:>10,.0f} msg/s")
+    print(f"relay drain rate (20k rows)  {drain:>10,.0f} events/s")
+    print(f"relay / producer ratio       {drain / raw:>10.2f}   (target >= 0.5)")
+    print(
+        f"commit-to-consumer latency   p50 {statistics.median(latencies):.1f} ms, "
+        f"p99 {percentile(latencies, 99):.1f} ms   (target p50 < 50 ms, p99 < 250 ms)"
+    )
+    if processes:
+        print(f"stack resident memory        {memory:>10,.0f} MB in {processes} processes   (target < 1,500 MB)")
+
+
+if __name__ == "__main__":
+    main()
