@@ -105,3 +105,11 @@ def kafka_reader(kafka_broker):
     yield open_reader
     for reader in readers:
         reader.close()
+
+
+@pytest.fixture
+def outbox():
+    """``outbox()`` / ``outbox("order.created")``: what the code under test wrote to the outbox."""
+    from ticketing_shared.testing.helpers import outbox_events
+
+    return outbox_events
