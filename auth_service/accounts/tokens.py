@@ -1,0 +1,73 @@
+"""Issuing, rotating and revoking tokens.
+
+Access tokens carry what other services need to know about the caller (id, email,
+staff flag), so they never call us per request. Refresh tokens are single-use: a
+rotation or a sign-out blacklists the old one, and a row lock makes two concurrent
+refreshes of one token yield one new pair, not two.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken, TokenError
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User
+
+DEAD_TOKEN = "Token is invalid, expired or revoked."
+
+
+def issue(user: User) -> dict[str, str]:
+    """A fresh pair for ``user``; the refresh token is recorded so it can be revoked."""
+    refresh = RefreshToken.for_user(user)
+    refresh["email"] = user.email
+    refresh["is_staff"] = user.is_staff
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def parse_refresh(raw: str) -> RefreshToken:
+    """Signature, expiry, type and blacklist checked; anything wrong is a 401."""
+    try:
+        return RefreshToken(raw)
+    except TokenError as error:
+        raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid") from error
+
+
+def rotate(raw: str) -> dict[str, str]:
+    """Trade a live refresh token for a new pair, killing the old one."""
+    refresh = parse_refresh(raw)
+    with transaction.atomic():
+        if not _revoke(refresh["jti"]):
+            raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")
+        user = User.objects.filter(pk=refresh["user_id"], is_active=True).first()
+        if user is None:
+            raise AuthenticationFailed("No active account found for this token.", code="no_active_account")
+        return issue(user)  # current email and staff flag, not the old token's
+
+
+def sign_out(raw: str, *, user_id: str) -> None:
+    """Kill ``user_id``'s refresh token. An expired or already revoked one is dead anyway: no error."""
+    try:
+        payload = token_backend.decode(raw)  # signature and expiry
+    except TokenBackendExpiredToken:
+        return
+    except TokenBackendError:
+        raise ValidationError({"refresh": ["Token is invalid."]}) from None
+    if payload.get("token_type") != "refresh" or "jti" not in payload:
+        raise ValidationError({"refresh": ["Not a refresh token."]})
+    if str(payload.get("user_id")) != user_id:
+        raise PermissionDenied("This refresh token belongs to another user.")
+    with transaction.atomic():
+        _revoke(payload["jti"])
+
+
+def _revoke(jti: str) -> bool:
+    """Blacklist under a row lock; False when the token was already dead (or never ours)."""
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).order_by().first()
+    if outstanding is None:
+        return False
+    _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+    return created

@@ -1,0 +1,44 @@
+"""Auth service settings: the shared ones, plus users, passwords and the signing key."""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ticketing_shared.conf import env, service_settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+globals().update(
+    service_settings(
+        service_name="auth",
+        api_area="users",
+        base_dir=BASE_DIR,
+        apps=["rest_framework_simplejwt.token_blacklist", "accounts"],
+    )
+)
+
+AUTH_USER_MODEL = "accounts.User"
+
+# Only this service signs tokens, so only it needs the private key.
+if not SIMPLE_JWT["SIGNING_KEY"]:  # noqa: F821 - set by service_settings
+    raise ImproperlyConfigured("The auth service needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE")
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Hashes made by older settings still verify, and are upgraded on sign-in.
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Failed sign-ins allowed per email (and, more generously, per client address)
+# before further attempts get 429 for the lockout period.
+SIGNIN_THROTTLE = {
+    "MAX_FAILURES_PER_EMAIL": env.int("SIGNIN_MAX_FAILURES_PER_EMAIL", default=5),
+    "MAX_FAILURES_PER_CLIENT": env.int("SIGNIN_MAX_FAILURES_PER_CLIENT", default=50),
+    "LOCKOUT_SECONDS": env.int("SIGNIN_LOCKOUT_SECONDS", default=300),
+}
