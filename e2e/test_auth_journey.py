@@ -62,6 +62,11 @@ def test_bad_input_gets_the_error_shape(http, auth_url, signed_up):
     assert missing.headers["Content-Type"].startswith("application/json")
 
 
-@pytest.mark.parametrize("path", ["/api/users/schema/", "/api/users/docs/"])
-def test_the_api_documents_itself(http, auth_url, path):
-    assert http.get(f"{auth_url}{path}").status_code == 200
+@pytest.mark.parametrize(("path", "accept", "expected"), [
+    ("/api/users/schema/", "application/vnd.oai.openapi", "/api/users/signup"),
+    ("/api/users/docs/", "text/html", "swagger-ui"),
+])
+def test_the_api_documents_itself(http, auth_url, path, accept, expected):
+    response = http.get(f"{auth_url}{path}", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert expected in response.text

@@ -108,4 +108,18 @@ def envelope(event_type: str, data: dict[str, Any], *, event_id: str | None = No
     )
 
 
-__all__ = ["KafkaReader", "TopicPartition", "access_token", "envelope", "outbox_events", "produce_raw"]
+def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> bool:
+    """Hand an event to this service's registered handler the way the consumer runner does:
+    in a transaction with its inbox row. False when that event id was already applied;
+    :class:`~ticketing_shared.events.registry.RetryLater` propagates for an early event."""
+    from ticketing_shared.events.consumer import apply_event
+    from ticketing_shared.events.registry import Event, handler_for
+
+    handler = handler_for(event_type)
+    if handler is None:
+        raise LookupError(f"This service registers no handler for {event_type}")
+    event = Event.parse(envelope(event_type, data, event_id=event_id))
+    return apply_event(event, handler)
+
+
+__all__ = ["KafkaReader", "deliver", "TopicPartition", "access_token", "envelope", "outbox_events", "produce_raw"]

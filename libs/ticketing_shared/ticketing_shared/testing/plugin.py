@@ -113,3 +113,11 @@ def outbox():
     from ticketing_shared.testing.helpers import outbox_events
 
     return outbox_events
+
+
+@pytest.fixture
+def deliver(db):
+    """``deliver("order.created", data, event_id=...)`` applies an event through the service's handler."""
+    from ticketing_shared.testing.helpers import deliver as deliver_event
+
+    return deliver_event

@@ -1,0 +1,36 @@
+# The local stack: `make dev`, `make test`, `make test-<suite>`, `make bench`, `make clean`.
+# Everything runs from .venv; devstack/ does the real work.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Reinstall only when a requirement changes.
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements-dev.txt $(wildcard */requirements.txt) libs/ticketing_shared/pyproject.toml
+
+.PHONY: install dev test bench clean
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(REQUIREMENTS) | $(PY)
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+dev: install
+	exec $(PY) -m devstack dev
+
+test: install
+	$(PY) -m devstack test
+
+# make test-auth, make test-shared, make test-e2e ...
+test-%: install
+	$(PY) -m devstack test $*
+
+bench: install
+	$(PY) -m devstack bench
+
+clean:
+	rm -rf .data

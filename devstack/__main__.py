@@ -1,0 +1,29 @@
+"""``python -m devstack dev | test [suite ...] | bench``; the Makefile is the usual way in."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from devstack.dev import bench, dev
+from devstack.suites import all_suites, test
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", help="run the whole stack in the foreground until Ctrl-C")
+    test_parser = commands.add_parser("test", help="run the test suites against fresh real infrastructure")
+    names = ", ".join(suite.name for suite in all_suites())
+    test_parser.add_argument("suites", nargs="*", help=f"any of {names} (default: all)")
+    commands.add_parser("bench", help="run bench/run.py against a fresh stack on the test ports")
+    args = parser.parse_args()
+    if args.command == "dev":
+        return dev()
+    if args.command == "bench":
+        return bench()
+    return test(args.suites)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``dev`` and ``bench``: the whole stack in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from devstack import profiles, stack
+from devstack.infra import ensure_jwt_keys
+from devstack.profiles import ROOT, Profile
+from devstack.services import SERVICES, Service, existing, operator, service_env, url
+from devstack.supervisor import StartupError, Supervisor, raise_on_signals
+
+
+def dev() -> int:
+    profile = profiles.load("dev")
+    services = existing()
+    sup = Supervisor()
+    raise_on_signals()
+    try:
+        stack.start_infra(sup, profile, services)
+        stack.start_services(sup, profile, services)
+        print(_banner(profile, services), flush=True)
+        return sup.wait()
+    except StartupError as error:
+        sup.say(f"error: {error}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sup.stop()
+
+
+def bench() -> int:
+    """Runs ``bench/run.py`` against a fresh stack on the test profile.
+
+    The script runs inside one service's Django project (``BENCH_SERVICE_DIR``, default
+    ``auth_service``), so it gets that service's environment, the stack's URLs and our
+    pid (``BENCH_STACK_PID``) to measure the memory of every process under us.
+    """
+    script = ROOT / "bench" / "run.py"
+    if not script.exists():
+        print(f"devstack: {script.relative_to(ROOT)} does not exist yet; nothing to benchmark")
+        return 0
+    folder = os.environ.get("BENCH_SERVICE_DIR", "auth_service")
+    service = next((s for s in SERVICES if s.folder == folder), None)
+    if service is None:
+        print(f"devstack: BENCH_SERVICE_DIR={folder} is not one of {', '.join(s.folder for s in SERVICES)}")
+        return 2
+    profile = profiles.load("test")
+    services = existing()
+    sup = Supervisor(log_dir=profile.log_dir)
+    raise_on_signals()
+    try:
+        stack.start_infra(sup, profile, services)
+        stack.start_services(sup, profile, services)
+        env = {
+            **service_env(service, profile, ensure_jwt_keys(profile)),
+            **stack.client_env(profile),
+            "BENCH_STACK_PID": str(os.getpid()),
+        }
+        return subprocess.run([sys.executable, script], cwd=ROOT, env=env, stdin=subprocess.DEVNULL).returncode
+    except StartupError as error:
+        sup.say(f"error: {error}\n{sup.tail()}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        sup.stop()
+
+
+def _banner(profile: Profile, services: list[Service]) -> str:
+    email, password = operator()
+    lines = ["", "  The ticketing stack is up.", ""]
+    web = [f"  {'web client':<16} {url(s, profile)}/" for s in services if not s.backend]
+    lines += web or ["  (no web client yet)"]
+    lines += [
+        f"  {s.name + ' API':<16} {url(s, profile)}/   admin {url(s, profile)}/admin/" for s in services if s.backend
+    ]
+    lines += [
+        f"  {'Stripe double':<16} http://127.0.0.1:{profile.port('stripe')}/   key sk_test_local",
+        f"  {'PostgreSQL':<16} postgres://postgres@127.0.0.1:{profile.port('postgres')}/<service>",
+        f"  {'Redis':<16} redis://127.0.0.1:{profile.port('redis')}",
+        f"  {'Kafka':<16} 127.0.0.1:{profile.port('kafka')}",
+        f"  {'operator':<16} {email} / {password}",
+        "",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""Profiles keep ``make dev`` and ``make test`` apart: own ports, own data directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_DEFAULT_PORTS = {
+    "dev": {
+        "POSTGRES": 55432, "REDIS": 56379, "KAFKA": 59092, "STRIPE": 8420, "WEB": 8000,
+        "AUTH": 8001, "TICKETS": 8002, "ORDERS": 8003, "PAYMENTS": 8004, "EXPIRATION": 8005,
+    },
+    "test": {
+        "POSTGRES": 55433, "REDIS": 56380, "KAFKA": 59093, "STRIPE": 58420, "WEB": 18000,
+        "AUTH": 18001, "TICKETS": 18002, "ORDERS": 18003, "PAYMENTS": 18004, "EXPIRATION": 18005,
+    },
+}
+
+_DEFAULT_SETTINGS = {
+    "dev": {"ORDER_EXPIRATION_SECONDS": "900"},
+    "test": {"ORDER_EXPIRATION_SECONDS": "5"},
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where one stack lives. ``fresh`` profiles wipe their data on every start."""
+
+    name: str
+    ports: dict[str, int]
+    fresh: bool
+    env_prefix: str
+
+    @property
+    def data_dir(self) -> Path:
+        """``DEVSTACK_DATA_DIR`` moves it, so two test runs with different ports can coexist."""
+        return Path(os.environ.get(self.env_prefix + "DEVSTACK_DATA_DIR", ROOT / ".data" / self.name))
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def port(self, key: str) -> int:
+        """``key`` is ``POSTGRES``, ``AUTH``...; read from ``[TEST_]<KEY>_PORT`` at load time."""
+        return self.ports[key.upper()]
+
+    def setting(self, name: str) -> str:
+        """A non-port setting such as ``ORDER_EXPIRATION_SECONDS``, with this profile's prefix."""
+        return os.environ.get(self.env_prefix + name, _DEFAULT_SETTINGS[self.name][name])
+
+
+def load(name: str) -> Profile:
+    prefix = "TEST_" if name == "test" else ""
+    ports = {
+        key: int(os.environ.get(f"{prefix}{key}_PORT", default))
+        for key, default in _DEFAULT_PORTS[name].items()
+    }
+    return Profile(name=name, ports=ports, fresh=name == "test", env_prefix=prefix)
