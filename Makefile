@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-dev.txt $(wildcard */requirements.txt) libs/ticketing_shared/pyproject.toml
 
-.PHONY: install dev test bench clean
+.PHONY: install dev test bench lint clean
 
 install: $(STAMP)
 
@@ -31,6 +31,9 @@ test-%: install
 
 bench: install
 	$(PY) -m devstack bench
+
+lint: install
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf .data

@@ -9,7 +9,7 @@ import sys
 from devstack import profiles, stack
 from devstack.infra import ensure_jwt_keys
 from devstack.profiles import ROOT, Profile
-from devstack.services import SERVICES, Service, existing, operator, service_env, url
+from devstack.services import Service, existing, operator, service_env, url
 from devstack.supervisor import StartupError, Supervisor, raise_on_signals
 
 
@@ -36,17 +36,16 @@ def bench() -> int:
     """Runs ``bench/run.py`` against a fresh stack on the test profile.
 
     The script runs inside one service's Django project (``BENCH_SERVICE_DIR``, default
-    ``auth_service``), so it gets that service's environment, the stack's URLs and our
-    pid (``BENCH_STACK_PID``) to measure the memory of every process under us.
+    the first service with an outbox relay, so the latency includes its Celery worker),
+    so it gets that service's environment, the stack's URLs and our pid
+    (``BENCH_STACK_PID``) to measure the memory of every process under us.
     """
     script = ROOT / "bench" / "run.py"
-    if not script.exists():
-        print(f"devstack: {script.relative_to(ROOT)} does not exist yet; nothing to benchmark")
-        return 0
-    folder = os.environ.get("BENCH_SERVICE_DIR", "auth_service")
-    service = next((s for s in SERVICES if s.folder == folder), None)
+    relaying = [s.folder for s in existing() if s.publishes_events]
+    folder = os.environ.get("BENCH_SERVICE_DIR") or (relaying[0] if relaying else "")
+    service = next((s for s in existing() if s.folder == folder), None)
     if service is None:
-        print(f"devstack: BENCH_SERVICE_DIR={folder} is not one of {', '.join(s.folder for s in SERVICES)}")
+        print(f"devstack: BENCH_SERVICE_DIR must name a built service that publishes events ({', '.join(relaying)})")
         return 2
     profile = profiles.load("test")
     services = existing()
@@ -59,6 +58,7 @@ def bench() -> int:
             **service_env(service, profile, ensure_jwt_keys(profile)),
             **stack.client_env(profile),
             "BENCH_STACK_PID": str(os.getpid()),
+            "BENCH_SERVICE_DIR": folder,
         }
         return subprocess.run([sys.executable, script], cwd=ROOT, env=env, stdin=subprocess.DEVNULL).returncode
     except StartupError as error:

@@ -14,7 +14,7 @@ from devstack import infra
 from devstack.infra import VENV_BIN, Keys
 from devstack.probes import ensure_ports_free, http_status, wait_for
 from devstack.profiles import Profile
-from devstack.services import SERVICES, Service, operator, processes, service_env, url
+from devstack.services import SERVICES, Service, existing, operator, processes, service_env, url
 from devstack.supervisor import StartupError, Supervisor
 
 READY_TIMEOUT = 60.0
@@ -71,10 +71,11 @@ def _has_command(service: Service, command: str) -> bool:
 
 
 def client_env(profile: Profile) -> dict[str, str]:
-    """How end-to-end tests and benchmarks find the running stack."""
+    """How end-to-end tests and benchmarks find the running stack (only services that exist)."""
     email, password = operator()
     return {
-        **{f"E2E_{service.name.upper()}_URL": url(service, profile) for service in SERVICES},
+        "E2E_STACK": "devstack",
+        **{f"E2E_{service.name.upper()}_URL": url(service, profile) for service in existing()},
         "E2E_STRIPE_URL": f"http://127.0.0.1:{profile.port('stripe')}",
         "E2E_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{profile.port('kafka')}",
         "E2E_OPERATOR_EMAIL": email,

@@ -22,8 +22,9 @@ class TooManySignins(Throttled):
 
 def _subjects(email: str, client: str) -> list[tuple[str, int]]:
     limits = settings.SIGNIN_THROTTLE
+    email_digest = hashlib.sha256(email.encode()).hexdigest()  # no addresses in Redis
     return [
-        ("email:" + hashlib.sha256(email.encode()).hexdigest(), limits["MAX_FAILURES_PER_EMAIL"]),  # no addresses in Redis
+        ("email:" + email_digest, limits["MAX_FAILURES_PER_EMAIL"]),
         ("client:" + client, limits["MAX_FAILURES_PER_CLIENT"]),
     ]
 

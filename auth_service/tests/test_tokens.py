@@ -3,12 +3,12 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from accounts.models import User
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import User
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
@@ -47,8 +47,9 @@ def test_currentuser_is_null_without_a_valid_token(api_client, header):
 def test_currentuser_is_null_for_an_expired_or_forged_token(api_client, make_token, signup):
     user = signup("ann@example.com")
     expired = make_token(user_id=user["id"], lifetime=timedelta(seconds=-60))
-    header, payload, signature = user["access"].split(".")
-    forged = ".".join([header, jwt.utils.base64url_encode(b'{"user_id":"x","token_type":"access"}').decode(), signature])
+    header, _, signature = user["access"].split(".")
+    other_claims = jwt.utils.base64url_encode(b'{"user_id":"x","token_type":"access"}').decode()
+    forged = ".".join([header, other_claims, signature])
     unsigned = jwt.encode({"user_id": user["id"], "token_type": "access"}, None, algorithm="none")
     hs256 = jwt.encode({"user_id": user["id"], "token_type": "access"}, settings.SIMPLE_JWT["VERIFYING_KEY"][:64],
                        algorithm="HS256")

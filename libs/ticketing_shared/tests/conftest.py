@@ -3,11 +3,11 @@ import uuid
 
 import pytest
 
+from tests.project.demo.models import AppliedLog, Widget
 from ticketing_shared.events.consumer import ConsumerRunner
 from ticketing_shared.events.models import ProcessedEvent
 from ticketing_shared.events.registry import Event
 from ticketing_shared.versioning import replica_apply
-from tests.project.demo.models import AppliedLog, Widget
 
 
 def widget_created(event: Event) -> None:

@@ -16,7 +16,7 @@ class ServiceUser(TokenUser):
     """The caller, as its access token describes it."""
 
     @cached_property
-    def id(self) -> str:  # noqa: A003 - mirrors Django's user API
+    def id(self) -> str:
         return str(super().id)
 
     @cached_property

@@ -21,7 +21,7 @@ class OutboxEvent(models.Model):
     id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False, help_text="The event id.")
     aggregatetype = models.CharField(max_length=100)
     aggregateid = models.CharField(max_length=100, help_text="Kafka message key.")
-    type = models.CharField(max_length=100, help_text="Event type, also the topic.")  # noqa: A003
+    type = models.CharField(max_length=100, help_text="Event type, also the topic.")
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     headers = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField()
@@ -52,7 +52,7 @@ class ProcessedEvent(models.Model):
     """The inbox: ids of events already applied, inserted with their effect."""
 
     event_id = models.UUIDField(primary_key=True)
-    type = models.CharField(max_length=100)  # noqa: A003
+    type = models.CharField(max_length=100)
     processed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -24,8 +24,8 @@ class PoisonMessage(Exception):
 
 @dataclass(frozen=True)
 class Event:
-    id: str  # noqa: A003
-    type: str  # noqa: A003
+    id: str
+    type: str
     occurred_at: str
     source: str
     data: dict[str, Any]

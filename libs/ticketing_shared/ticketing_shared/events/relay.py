@@ -34,9 +34,9 @@ _CLAIM_LOCK_KEY = 0x7469636B6574  # "ticket"
 @dataclass(frozen=True)
 class Claimed:
     seq: int
-    id: str  # noqa: A003
+    id: str
     aggregateid: str
-    type: str  # noqa: A003
+    type: str
     value: str
     headers: list[tuple[str, str]]
 

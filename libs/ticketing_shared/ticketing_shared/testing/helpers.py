@@ -122,4 +122,4 @@ def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = Non
     return apply_event(event, handler)
 
 
-__all__ = ["KafkaReader", "deliver", "TopicPartition", "access_token", "envelope", "outbox_events", "produce_raw"]
+__all__ = ["KafkaReader", "TopicPartition", "access_token", "deliver", "envelope", "outbox_events", "produce_raw"]
