@@ -22,11 +22,19 @@ $(STAMP): $(REQUIREMENTS) | $(PY)
 dev: install
 	exec $(PY) -m devstack dev
 
-test: install
+# The browser tests drive Debian's Chromium; install it where it is missing (CI machines).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test: install $(CHROMIUM)
 	$(PY) -m devstack test
 
 # make test-auth, make test-shared, make test-e2e ...
-test-%: install
+test-%: install $(CHROMIUM)
 	$(PY) -m devstack test $*
 
 bench: install

@@ -68,6 +68,9 @@ def base_env(profile: Profile, *, database: str, redis_db: int) -> dict[str, str
         "STRIPE_API_BASE": f"http://127.0.0.1:{profile.port('stripe')}",
         "STRIPE_SECRET_KEY": "sk_test_local",
         "STRIPE_WEBHOOK_SECRET": "whsec_local",
+        # The browser loads localstripe's stand-in Stripe.js; the key only has to look right.
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_local",
+        "STRIPE_JS_URL": f"http://127.0.0.1:{profile.port('stripe')}/js.stripe.com/v3/",
         "PYTHONUNBUFFERED": "1",
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # make runs .venv/bin/python unactivated
     }
