@@ -1,0 +1,124 @@
+"""Tickets for sale, and the orders this service has heard of for them.
+
+A ticket is *available* while no order holds it (``order_id`` is null), *reserved*
+while an order holds it, and *sold* once its order completed. Sold is final: the
+ticket keeps its ``order_id`` and no event frees it again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+
+from ticketing_shared.versioning import VersionedModel
+
+TITLE_MAX_LENGTH = 120
+PRICE_MIN = Decimal("0.01")
+PRICE_MAX = Decimal("1000000.00")
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def available(self) -> TicketQuerySet:
+        # Sold tickets always keep their order (see the check constraint), so this is enough.
+        return self.filter(order_id__isnull=True)
+
+    def reserved(self) -> TicketQuerySet:
+        return self.filter(order_id__isnull=False, sold_at__isnull=True)
+
+    def sold(self) -> TicketQuerySet:
+        return self.filter(sold_at__isnull=False)
+
+    def newest_first(self) -> TicketQuerySet:
+        return self.order_by("-created_at", "-id")
+
+
+class Ticket(VersionedModel):
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        RESERVED = "reserved", "Reserved"
+        SOLD = "sold", "Sold"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    price = models.DecimalField(
+        max_digits=9, decimal_places=2, validators=[MinValueValidator(PRICE_MIN), MaxValueValidator(PRICE_MAX)]
+    )
+    user_id = models.UUIDField(help_text="The seller (a user of the auth service).")
+    order_id = models.UUIDField(null=True, blank=True, help_text="The order holding the ticket; empty when available.")
+    sold_at = models.DateTimeField(null=True, blank=True, help_text="When the holding order completed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0) & Q(price__lte=PRICE_MAX), name="ticket_price_range"),
+            models.CheckConstraint(condition=~Q(title=""), name="ticket_title_not_blank"),
+            models.CheckConstraint(
+                condition=Q(sold_at__isnull=True) | Q(order_id__isnull=False), name="ticket_sold_has_order"
+            ),
+        ]
+        indexes = [
+            # The public list: available tickets, newest first.
+            models.Index(fields=["-created_at", "-id"], name="ticket_available_idx", condition=Q(order_id__isnull=True)),
+            models.Index(fields=["user_id", "-created_at"], name="ticket_owner_idx"),
+            models.Index(fields=["order_id"], name="ticket_order_idx"),
+            # Title search is a case-insensitive substring match (``icontains`` is
+            # ``UPPER(title) LIKE UPPER(%term%)``), which this trigram index serves.
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="ticket_title_trgm_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def status(self) -> str:
+        if self.sold_at is not None:
+            return self.Status.SOLD
+        if self.order_id is not None:
+            return self.Status.RESERVED
+        return self.Status.AVAILABLE
+
+    @property
+    def is_reserved(self) -> bool:
+        """Held by an order, or sold: either way nobody may edit it."""
+        return self.order_id is not None
+
+
+class Reservation(models.Model):
+    """An order this service has heard of for a ticket, as of the newest order event.
+
+    Order events for one ticket arrive on three topics, so in any order: a late
+    ``order.created`` of an order already cancelled, or of an older order replaced by
+    a newer one, must not take the ticket back. These rows remember each order's last
+    known state (by the order's own version) and its ``expires_at``, which orders
+    the reservations of one ticket: a new order is only made after the previous one
+    ended, so it expires later.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CANCELLED = "cancelled", "Cancelled"
+        COMPLETE = "complete", "Complete"
+
+    order_id = models.UUIDField(primary_key=True)
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="reservations")
+    status = models.CharField(max_length=20, choices=Status.choices)
+    version = models.PositiveIntegerField(help_text="The order's version this row reflects.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Unknown until order.created arrives.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} ({self.status})"

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tickets.models import PRICE_MAX, TITLE_MAX_LENGTH, Ticket
+from tickets.services import money
+
+CENT = Decimal("0.01")
+
+
+@extend_schema_field(OpenApiTypes.DECIMAL)
+class PriceField(serializers.Field):
+    """Money: a number or a decimal string in, a string with two places (``"20.00"``) out.
+
+    ``20``, ``"20.5"`` and ``"20.500"`` are fine; ``20.005`` is refused rather than rounded.
+    """
+
+    MAX_INPUT_LENGTH = 50
+    default_error_messages = {
+        "invalid": "A valid number is required.",
+        "min_value": "Price must be greater than 0.",
+        "max_value": f"Price must be at most {PRICE_MAX:,}.",
+        "decimal_places": "Price must have at most 2 decimal places.",
+    }
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, (str, int, float, Decimal)):
+            self.fail("invalid")
+        text = str(data).strip()
+        if len(text) > self.MAX_INPUT_LENGTH:
+            self.fail("invalid")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            self.fail("invalid")
+        if not value.is_finite():
+            self.fail("invalid")
+        if value <= 0:
+            self.fail("min_value")
+        if value > PRICE_MAX:
+            self.fail("max_value")
+        rounded = value.quantize(CENT)
+        if rounded != value:
+            self.fail("decimal_places")
+        return rounded
+
+    def to_representation(self, value: Decimal) -> str:
+        return money(value)
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """The SPEC's ticket, plus ``status``: ``available``, ``reserved`` or ``sold``."""
+
+    price = PriceField()
+    status = serializers.ChoiceField(choices=Ticket.Status.choices, read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "title", "price", "user_id", "order_id", "version", "status"]
+        read_only_fields = fields
+
+
+class TicketInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    price = PriceField()
+
+
+class TicketUpdateSerializer(TicketInputSerializer):
+    version = serializers.IntegerField(
+        min_value=0, required=False, write_only=True,
+        help_text="The version the client edited; if the ticket has moved on since, the answer is 409.",
+    )

@@ -1,0 +1,191 @@
+"""Every write to tickets: one transaction each, with its outbox event inside.
+
+The ticket's ``version`` is ours: every change bumps it with an optimistic
+``UPDATE ... WHERE version = <read>`` (:meth:`VersionedModel.save_versioned`), and
+every change publishes ``ticket.created`` / ``ticket.updated`` keyed by the ticket id,
+so one ticket's events reach the orders service in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from tickets.models import Reservation, Ticket
+from ticketing_shared.events.outbox import publish
+from ticketing_shared.versioning import ConcurrentUpdateError
+
+logger = logging.getLogger(__name__)
+
+RESERVED_MESSAGE = "Cannot edit a reserved ticket"
+CHANGED_MESSAGE = "The ticket was changed meanwhile; reload it and try again."
+
+
+class TicketReserved(Exception):
+    """The ticket is held by an order (or sold): it cannot be edited."""
+
+    message = RESERVED_MESSAGE
+
+
+class TicketChanged(Exception):
+    """Somebody changed the ticket since the caller read it."""
+
+    message = CHANGED_MESSAGE
+
+
+class UnknownTicket(Exception):
+    """An order event names a ticket this service never had."""
+
+
+class OrderTicketMismatch(Exception):
+    """An order event names another ticket than earlier events of that order did."""
+
+
+def money(amount: Decimal) -> str:
+    return str(amount.quantize(Decimal("0.01")))
+
+
+def _ticket_data(ticket: Ticket) -> dict:
+    return {
+        "id": str(ticket.id),
+        "title": ticket.title,
+        "price": money(ticket.price),
+        "user_id": str(ticket.user_id),
+        "version": ticket.version,
+    }
+
+
+def _publish_updated(ticket: Ticket) -> None:
+    publish(
+        aggregate_type="ticket",
+        aggregate_id=ticket.id,
+        event_type="ticket.updated",
+        data={**_ticket_data(ticket), "order_id": str(ticket.order_id) if ticket.order_id else None},
+    )
+
+
+def ticket_create(*, user_id: str | uuid.UUID, title: str, price: Decimal) -> Ticket:
+    with transaction.atomic():
+        ticket = Ticket.objects.create(user_id=user_id, title=title, price=price)
+        publish(aggregate_type="ticket", aggregate_id=ticket.id, event_type="ticket.created", data=_ticket_data(ticket))
+    return ticket
+
+
+def ticket_update(*, ticket: Ticket, title: str, price: Decimal, expected_version: int | None = None) -> Ticket:
+    """Change title and price of ``ticket`` as read by the caller.
+
+    The write succeeds only over the version the caller read (``expected_version``
+    when the client sent the one it saw): a concurrent edit or reservation makes it
+    fail with :class:`TicketChanged` or :class:`TicketReserved`, never a lost update.
+    """
+    if expected_version is not None and expected_version != ticket.version:
+        raise TicketChanged
+    if ticket.is_reserved:
+        raise TicketReserved
+    with transaction.atomic():
+        ticket.title, ticket.price, ticket.updated_at = title, price, timezone.now()
+        try:
+            ticket.save_versioned(update_fields=["title", "price", "updated_at"])
+        except ConcurrentUpdateError:
+            now_reserved = Ticket.objects.filter(pk=ticket.pk, order_id__isnull=False).exists()
+            raise (TicketReserved if now_reserved else TicketChanged) from None
+        _publish_updated(ticket)
+    return ticket
+
+
+def _set_hold(ticket: Ticket, *, order_id: uuid.UUID | None, sold: bool = False) -> None:
+    """Write who holds ``ticket`` (locked by the caller) and publish the change."""
+    ticket.order_id = order_id
+    ticket.updated_at = timezone.now()
+    if sold:
+        ticket.sold_at = ticket.updated_at
+    ticket.save_versioned(update_fields=["order_id", "sold_at", "updated_at"])
+    _publish_updated(ticket)
+
+
+def _locked_ticket(ticket_id: uuid.UUID) -> Ticket | None:
+    """The ticket under a row lock: order events of one ticket apply one at a time."""
+    return Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+
+
+def _record(
+    *, ticket: Ticket, order_id: uuid.UUID, status: str, version: int, expires_at: dt.datetime | None = None
+) -> Reservation:
+    """Remember the order's state as of ``version``; an older version changes only what it alone knows."""
+    reservation = Reservation.objects.filter(pk=order_id).first()
+    if reservation is None:
+        return Reservation.objects.create(
+            order_id=order_id, ticket=ticket, status=status, version=version, expires_at=expires_at
+        )
+    if reservation.ticket_id != ticket.pk:
+        raise OrderTicketMismatch(f"Order {order_id} is for ticket {reservation.ticket_id}, not {ticket.pk}")
+    if expires_at is not None and reservation.expires_at is None:
+        reservation.expires_at = expires_at
+    if version > reservation.version:
+        reservation.status, reservation.version = status, version
+    reservation.save()
+    return reservation
+
+
+def ticket_reserve(
+    *, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, expires_at: dt.datetime
+) -> Ticket:
+    """``order.created``: the order holds the ticket, unless it lost already.
+
+    It has lost when it was cancelled (its cancel arrived first), when the ticket is
+    sold, or when a newer order (one expiring later) holds the ticket: the orders
+    service only makes a new order for a ticket after ending the previous one.
+    """
+    with transaction.atomic():
+        ticket = _locked_ticket(ticket_id)
+        if ticket is None:
+            raise UnknownTicket(ticket_id)
+        reservation = _record(
+            ticket=ticket, order_id=order_id, status=Reservation.Status.ACTIVE,
+            version=order_version, expires_at=expires_at,
+        )
+        if reservation.status != Reservation.Status.ACTIVE or ticket.sold_at or ticket.order_id == order_id:
+            return ticket
+        if ticket.order_id is not None:
+            holder = Reservation.objects.filter(pk=ticket.order_id).first()
+            if holder is not None and holder.expires_at is not None and holder.expires_at >= expires_at:
+                logger.info("Order %s for ticket %s is older than its holder %s", order_id, ticket.pk, holder.pk)
+                return ticket
+        _set_hold(ticket, order_id=order_id)
+    return ticket
+
+
+def ticket_release(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int) -> Ticket:
+    """``order.cancelled``: free the ticket, only if that very order holds it and it is not sold."""
+    with transaction.atomic():
+        ticket = _locked_ticket(ticket_id)
+        if ticket is None:
+            raise UnknownTicket(ticket_id)
+        _record(ticket=ticket, order_id=order_id, status=Reservation.Status.CANCELLED, version=order_version)
+        if ticket.order_id == order_id and ticket.sold_at is None:
+            _set_hold(ticket, order_id=None)
+    return ticket
+
+
+def ticket_sell(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int) -> Ticket:
+    """``order.completed``: the order paid; the ticket is its for good.
+
+    The orders service completes at most one order per ticket, so the completed
+    order takes the ticket even from a holder whose cancel has not arrived yet.
+    """
+    with transaction.atomic():
+        ticket = _locked_ticket(ticket_id)
+        if ticket is None:
+            raise UnknownTicket(ticket_id)
+        _record(ticket=ticket, order_id=order_id, status=Reservation.Status.COMPLETE, version=order_version)
+        if ticket.sold_at is not None:
+            if ticket.order_id != order_id:
+                logger.error("Ticket %s sold to order %s; order %s completed too", ticket.pk, ticket.order_id, order_id)
+            return ticket
+        _set_hold(ticket, order_id=order_id, sold=True)
+    return ticket

@@ -1,0 +1,105 @@
+"""The tickets API (SPEC §3, tickets_service): parse, call a service, serialize."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.permissions import SAFE_METHODS, AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tickets import selectors, services
+from tickets.models import Ticket
+from tickets.serializers import TicketInputSerializer, TicketSerializer, TicketUpdateSerializer
+
+SEARCH = OpenApiParameter("search", str, description="Words that must all appear in the title (any case, any part).")
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = services.CHANGED_MESSAGE
+    default_code = "conflict"
+
+
+class PublicReads:
+    """Anyone may read tickets: reads ignore credentials, so a stale token never turns them into a 401."""
+
+    def _is_read(self) -> bool:
+        request = getattr(self, "request", None)  # None while drf-spectacular builds its mock request
+        return request is not None and request.method in SAFE_METHODS
+
+    def get_authenticators(self):
+        return [] if self._is_read() else super().get_authenticators()
+
+    def get_permissions(self):
+        return [AllowAny()] if self._is_read() else super().get_permissions()
+
+
+class TicketListCreate(PublicReads, generics.ListAPIView):
+    serializer_class = TicketSerializer
+
+    def get_queryset(self):
+        return selectors.ticket_list_available(search=self.request.query_params.get("search"))
+
+    @extend_schema(parameters=[SEARCH], description="Tickets nobody holds, newest first.")
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=TicketInputSerializer, responses={201: TicketSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = TicketInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ticket = services.ticket_create(user_id=request.user.id, **serializer.validated_data)
+        return Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
+
+class MyTickets(generics.ListAPIView):
+    """The caller's tickets in every state, newest first."""
+
+    serializer_class = TicketSerializer
+
+    def get_queryset(self):
+        return selectors.ticket_list_owned(user_id=self.request.user.id, search=self.request.query_params.get("search"))
+
+    @extend_schema(parameters=[SEARCH])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class TicketDetail(PublicReads, generics.GenericAPIView):
+    serializer_class = TicketSerializer
+
+    def get_object(self) -> Ticket:
+        ticket = selectors.ticket_get(ticket_id=self.kwargs["ticket_id"])
+        if ticket is None:
+            raise exceptions.NotFound()
+        return ticket
+
+    def get(self, request: Request, ticket_id: str) -> Response:
+        return Response(TicketSerializer(self.get_object()).data)
+
+    @extend_schema(
+        request=TicketUpdateSerializer,
+        responses={
+            200: TicketSerializer,
+            400: OpenApiResponse(description=f"Invalid input, or `{services.RESERVED_MESSAGE}`"),
+            403: OpenApiResponse(description="Not the owner"),
+            409: OpenApiResponse(description="Changed by someone else meanwhile"),
+        },
+    )
+    def put(self, request: Request, ticket_id: str) -> Response:
+        ticket = self.get_object()
+        if str(ticket.user_id) != request.user.id:
+            raise exceptions.PermissionDenied("Only the owner can edit this ticket.")
+        serializer = TicketUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            ticket = services.ticket_update(
+                ticket=ticket, title=data["title"], price=data["price"], expected_version=data.get("version")
+            )
+        except services.TicketReserved as error:
+            raise exceptions.ValidationError(error.message) from None
+        except services.TicketChanged as error:
+            raise Conflict(error.message) from None
+        return Response(TicketSerializer(ticket).data)
