@@ -1,0 +1,67 @@
+"""The orders API (SPEC §3, orders_service): parse, call a service, serialize."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orders import selectors, services
+from orders.api.serializers import OrderCreateSerializer, OrderSerializer
+from orders.models import Order
+
+
+class IsBuyer(permissions.BasePermission):
+    """Only the buyer sees or cancels an order: anyone else gets 403."""
+
+    def has_object_permission(self, request: Request, view, obj: Order) -> bool:
+        return str(obj.user_id) == str(request.user.id)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="The caller's orders, newest first"),
+    post=extend_schema(
+        summary="Reserve a ticket",
+        request=OrderCreateSerializer,
+        responses={
+            201: OrderSerializer,
+            400: OpenApiResponse(
+                description=f"Bad ticket_id, `{services.TICKET_ALREADY_RESERVED}` or `{services.OWN_TICKET}`"
+            ),
+            404: OpenApiResponse(description=services.TICKET_NOT_FOUND),
+        },
+    ),
+)
+class OrderListCreateView(generics.ListCreateAPIView):
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        return selectors.order_list(user_id=self.request.user.id)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = OrderCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = services.order_create(user_id=request.user.id, ticket_id=serializer.validated_data["ticket_id"])
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="One of the caller's orders"),
+    delete=extend_schema(
+        summary="Cancel one of the caller's orders",
+        responses={204: None, 400: OpenApiResponse(description=services.CANNOT_CANCEL_COMPLETE)},
+    ),
+)
+class OrderDetailView(generics.RetrieveDestroyAPIView):
+    serializer_class = OrderSerializer
+    permission_classes = [permissions.IsAuthenticated, IsBuyer]
+
+    def get_queryset(self):
+        return selectors.order_queryset()
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        """Cancels; the order stays (the buyer still sees it, as ``cancelled``)."""
+        order = self.get_object()
+        services.order_cancel(order_id=order.id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,99 @@
+"""Orders, and the replica of the tickets they reserve.
+
+The rule "at most one live order per ticket" lives in the database as a partial
+unique index, so no interleaving of requests can break it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from ticketing_shared.versioning import VersionedModel
+
+
+class Ticket(VersionedModel):
+    """A ticket as the tickets service last described it; written only by its events.
+
+    ``version`` is the publisher's: ``ticket.updated`` version n applies only over n - 1.
+    """
+
+    id = models.UUIDField(primary_key=True)
+    # No length limit: the tickets service decides what a valid title is.
+    title = models.TextField()
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    user_id = models.UUIDField(help_text="The seller.")
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.price})"
+
+
+class Order(VersionedModel):
+    """A buyer's reservation of one ticket.
+
+    ``version`` starts at 0 when the order is created and goes up by one on every
+    change; it is the version carried by the order's events.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        CANCELLED = "cancelled", "Cancelled"
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+        COMPLETE = "complete", "Complete"
+
+    # Waiting for payment: these expire, can be cancelled by the buyer, can be paid.
+    PENDING = (Status.CREATED, Status.AWAITING_PAYMENT)
+    # Counted by the one-live-order-per-ticket index (an expired pending order still is,
+    # until the next reservation or the expiration event cancels it).
+    LIVE = (*PENDING, Status.COMPLETE)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user_id = models.UUIDField(help_text="The buyer.")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
+    expires_at = models.DateTimeField()
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="The ticket's price when it was reserved: what the buyer pays."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket"],
+                condition=Q(status__in=["created", "awaiting_payment", "complete"]),  # LIVE
+                name="orders_one_live_order_per_ticket",
+                violation_error_message="Ticket is already reserved",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["created", "cancelled", "awaiting_payment", "complete"]),
+                name="orders_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["user_id", "-created_at"], name="orders_by_buyer_idx")]
+
+    def __str__(self) -> str:
+        return f"Order {self.id} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING
+
+    @property
+    def is_expired(self) -> bool:
+        """Past its window while still unpaid: it no longer holds its ticket."""
+        return self.is_pending and self.expires_at <= timezone.now()
+
+    def change_status(self, status: Order.Status) -> None:
+        """Write the new status over the version we read (optimistic concurrency)."""
+        self.status = status
+        self.updated_at = timezone.now()
+        self.save_versioned(update_fields=["status", "updated_at"])

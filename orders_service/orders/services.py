@@ -1,0 +1,173 @@
+"""Every write of the orders service: one transaction each, with the outbox event it causes.
+
+Used by the API, the admin and the event handlers alike, so every path publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import NotFound, ValidationError
+
+from orders.models import Order, Ticket
+from ticketing_shared.events.outbox import publish
+from ticketing_shared.versioning import replica_apply
+
+logger = logging.getLogger(__name__)
+
+TICKET_NOT_FOUND = "Ticket not found"
+TICKET_ALREADY_RESERVED = "Ticket is already reserved"
+OWN_TICKET = "You cannot buy your own ticket"
+CANNOT_CANCEL_COMPLETE = "Cannot cancel a complete order"
+
+ONE_LIVE_ORDER_CONSTRAINT = "orders_one_live_order_per_ticket"
+
+
+# -- orders ------------------------------------------------------------------------
+
+
+def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
+    """Reserve ``ticket_id`` for the buyer ``user_id`` for ``ORDER_EXPIRATION_SECONDS``.
+
+    Reservations of one ticket queue up on the row lock of its replica, so deciding
+    "is it free?" and inserting the order happen as one step. An order that still
+    holds the ticket but is past its ``expires_at`` is cancelled in this same
+    transaction (its expiration event may simply be late). The partial unique index
+    ``orders_one_live_order_per_ticket`` stays the last word: a violation is the same
+    answer as a held ticket, never a 500.
+    """
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+            if ticket is None:
+                raise NotFound(TICKET_NOT_FOUND)
+            if str(ticket.user_id) == str(user_id):
+                raise ValidationError(OWN_TICKET)
+            holder = Order.objects.select_for_update().filter(ticket=ticket, status__in=Order.LIVE).first()
+            if holder is not None:
+                if not holder.is_expired:
+                    raise ValidationError(TICKET_ALREADY_RESERVED)
+                logger.info("Order %s expired unpaid; ticket %s reserved again", holder.id, ticket.id)
+                _cancel(holder)
+            now = timezone.now()
+            order = Order.objects.create(
+                user_id=user_id,
+                ticket=ticket,
+                status=Order.Status.CREATED,
+                expires_at=now + timedelta(seconds=settings.ORDER_EXPIRATION_SECONDS),
+                price=ticket.price,
+                created_at=now,
+                updated_at=now,
+            )
+            publish(
+                aggregate_type="order",
+                aggregate_id=order.id,
+                event_type="order.created",
+                data={
+                    "id": str(order.id),
+                    "status": order.status,
+                    "user_id": str(order.user_id),
+                    "expires_at": order.expires_at.isoformat(),
+                    "version": order.version,
+                    "ticket": {"id": str(ticket.id), "price": money(order.price)},
+                },
+            )
+    except IntegrityError as exc:
+        if _violated_constraint(exc) == ONE_LIVE_ORDER_CONSTRAINT:
+            raise ValidationError(TICKET_ALREADY_RESERVED) from None
+        raise
+    return order
+
+
+def order_cancel(*, order_id: uuid.UUID) -> Order:
+    """Cancel a pending order (buyer or operator). Cancelling a cancelled order changes
+    nothing and publishes nothing; a complete order is sold and cannot be cancelled."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("ticket").get(pk=order_id)
+        if order.status == Order.Status.COMPLETE:
+            raise ValidationError(CANNOT_CANCEL_COMPLETE)
+        if order.status != Order.Status.CANCELLED:
+            _cancel(order)
+    return order
+
+
+def order_expire(*, order_id: uuid.UUID) -> bool:
+    """The order's window closed: cancel it unless it was paid or is already cancelled.
+
+    Returns whether anything changed.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if not order.is_pending:
+            return False
+        _cancel(order)
+    return True
+
+
+def order_complete(*, order_id: uuid.UUID) -> bool:
+    """The order was paid: it becomes ``complete`` and its ticket is sold.
+
+    A payment that lost the race against a cancellation (the order expired and was
+    cancelled, possibly because someone else reserved the ticket) leaves the order
+    cancelled and publishes nothing: the payments service refunds it on seeing the
+    order cancelled. Returns whether anything changed.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == Order.Status.COMPLETE:
+            return False
+        if order.status == Order.Status.CANCELLED:
+            logger.warning("Order %s was paid after it was cancelled; it stays cancelled (refunded)", order.id)
+            return False
+        order.change_status(Order.Status.COMPLETE)
+        publish(aggregate_type="order", aggregate_id=order.id, event_type="order.completed", data=_order_ref(order))
+    return True
+
+
+def _cancel(order: Order) -> None:
+    """Cancel ``order`` (locked by the caller) and publish ``order.cancelled``."""
+    order.change_status(Order.Status.CANCELLED)
+    publish(aggregate_type="order", aggregate_id=order.id, event_type="order.cancelled", data=_order_ref(order))
+
+
+def _order_ref(order: Order) -> dict[str, Any]:
+    """The data of ``order.cancelled`` and ``order.completed``."""
+    return {"id": str(order.id), "version": order.version, "ticket": {"id": str(order.ticket_id)}}
+
+
+def _violated_constraint(error: IntegrityError) -> str | None:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def money(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+# -- the ticket replica --------------------------------------------------------------
+
+
+def ticket_replica_create(
+    *, ticket_id: uuid.UUID, title: str, price: Decimal, user_id: uuid.UUID, version: int
+) -> bool:
+    """Insert the replica of a new ticket; False if it is already there (a repeat)."""
+    _, created = Ticket.objects.get_or_create(
+        pk=ticket_id, defaults={"title": title, "price": price, "user_id": user_id, "version": version}
+    )
+    return created
+
+
+def ticket_replica_update(*, ticket_id: uuid.UUID, title: str, price: Decimal, version: int) -> bool:
+    """Apply version ``version`` of a ticket only over ``version - 1``.
+
+    False for a stale or repeated version; ``RetryLater`` when it came early (the
+    consumer runner retries it once the versions before it are in).
+    """
+    return replica_apply(Ticket, pk=ticket_id, version=version, values={"title": title, "price": price})

@@ -1,0 +1,117 @@
+"""The one-live-order-per-ticket rule under real concurrency, on real PostgreSQL."""
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from orders.models import Order
+from tests.conftest import BUYER_ID, reserve
+from tests.factories import OrderFactory, TicketFactory
+from ticketing_shared.versioning import ConcurrentUpdateError
+
+BUYERS = 50
+
+
+def race(make_token, ticket_id, buyers: int) -> list[tuple[int, dict]]:
+    """``buyers`` clients, each on its own thread and database connection, released at once."""
+    tokens = [make_token(user_id=str(uuid.uuid4())) for _ in range(buyers)]
+    barrier = threading.Barrier(buyers)
+    results: list[tuple[int, dict]] = []
+    lock = threading.Lock()
+
+    def buy(token: str) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        try:
+            barrier.wait(timeout=30)
+            response = reserve(client, ticket_id)
+            with lock:
+                results.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=buy, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == buyers, "every buyer got an answer"
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_buyers_racing_for_one_ticket_get_exactly_one_order(make_token, outbox):
+    ticket = TicketFactory()
+
+    results = race(make_token, ticket.id, BUYERS)
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] + [400] * (BUYERS - 1)
+    refusals = [body for status, body in results if status == 400]
+    assert all(body == {"errors": [{"message": "Ticket is already reserved"}]} for body in refusals)
+    [winner] = [body for status, body in results if status == 201]
+    live = Order.objects.filter(ticket=ticket, status__in=Order.LIVE)
+    assert [str(order.id) for order in live] == [winner["id"]]
+    assert Order.objects.count() == 1
+    assert [event["aggregateid"] for event in outbox("order.created")] == [winner["id"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_buyers_racing_for_a_ticket_whose_order_expired_replace_it_once(make_token, outbox):
+    ticket = TicketFactory()
+    expired = OrderFactory(ticket=ticket, expires_at=timezone.now() - timedelta(seconds=1))
+
+    results = race(make_token, ticket.id, 20)
+
+    assert sorted(status for status, _ in results) == [201] + [400] * 19
+    expired.refresh_from_db()
+    assert (expired.status, expired.version) == ("cancelled", 1)
+    assert Order.objects.filter(ticket=ticket, status__in=Order.LIVE).count() == 1
+    assert [event["type"] for event in outbox()] == ["order.cancelled", "order.created"]
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_second_live_order_for_a_ticket():
+    ticket = TicketFactory()
+    OrderFactory(ticket=ticket, status=Order.Status.CANCELLED)
+    OrderFactory(ticket=ticket, status=Order.Status.CANCELLED)
+    OrderFactory(ticket=ticket, status=Order.Status.CREATED)
+
+    for status in Order.LIVE:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            OrderFactory(ticket=ticket, status=status)
+
+
+@pytest.mark.django_db
+def test_the_constraint_has_the_last_word_when_the_lock_is_bypassed(buyer, outbox, monkeypatch):
+    """Were the locked look-up to miss the holder, the partial unique index still refuses,
+    and the buyer gets the same 400, not a 500."""
+    ticket = TicketFactory()
+    OrderFactory(ticket=ticket, status=Order.Status.CREATED)
+    monkeypatch.setattr(Order, "LIVE", (Order.Status.COMPLETE,))
+
+    response = reserve(buyer, ticket.id)
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"message": "Ticket is already reserved"}]}
+    assert Order.objects.count() == 1 and outbox() == []
+
+
+@pytest.mark.django_db
+def test_a_stale_write_of_an_order_is_refused():
+    """Every change is written over the version it was read at: a writer holding an old
+    copy cannot overwrite what happened meanwhile."""
+    order = OrderFactory(user_id=BUYER_ID)
+    first, stale = Order.objects.get(pk=order.pk), Order.objects.get(pk=order.pk)
+    first.change_status(Order.Status.COMPLETE)
+
+    with pytest.raises(ConcurrentUpdateError):
+        stale.change_status(Order.Status.CANCELLED)
+
+    order.refresh_from_db()
+    assert (order.status, order.version) == ("complete", 1)

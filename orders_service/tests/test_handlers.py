@@ -1,0 +1,277 @@
+"""Every consumed event, applied through the consumer's path (``deliver``): once per
+event id, in version order, and harmless when repeated."""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Order, Ticket
+from tests.conftest import reserve
+from tests.factories import OrderFactory, TicketFactory
+from ticketing_shared.events.models import ProcessedEvent
+from ticketing_shared.events.registry import PoisonMessage, RetryLater
+
+pytestmark = pytest.mark.django_db
+
+SELLER_ID = str(uuid.uuid4())
+
+
+def ticket_data(ticket_id, version=0, title="Concert", price="20.00", **extra):
+    return {"id": str(ticket_id), "title": title, "price": price, "user_id": SELLER_ID, "version": version, **extra}
+
+
+def updated_data(ticket_id, version, title="Concert", price="20.00", order_id=None):
+    return ticket_data(ticket_id, version, title, price, order_id=order_id)
+
+
+def assert_state(order: Order, status: str, version: int) -> None:
+    order.refresh_from_db()
+    assert (order.status, order.version) == (status, version)
+
+
+# -- ticket.created -----------------------------------------------------------------
+
+
+def test_ticket_created_inserts_the_replica(deliver):
+    ticket_id = uuid.uuid4()
+
+    assert deliver("ticket.created", ticket_data(ticket_id, title="Opera", price="45.50")) is True
+
+    ticket = Ticket.objects.get()
+    assert (ticket.id, ticket.title, ticket.price, str(ticket.user_id), ticket.version) == (
+        ticket_id,
+        "Opera",
+        Decimal("45.50"),
+        SELLER_ID,
+        0,
+    )
+
+
+def test_ticket_created_redelivered_is_applied_once(deliver):
+    ticket_id, event_id = uuid.uuid4(), str(uuid.uuid4())
+    deliver("ticket.created", ticket_data(ticket_id, title="First"), event_id=event_id)
+
+    assert deliver("ticket.created", ticket_data(ticket_id, title="First"), event_id=event_id) is False
+    # The same creation published twice (two event ids) changes nothing either.
+    assert deliver("ticket.created", ticket_data(ticket_id, title="Second")) is True
+    assert list(Ticket.objects.values_list("title", "version")) == [("First", 0)]
+    assert ProcessedEvent.objects.count() == 2
+
+
+def test_ticket_created_accepts_a_numeric_price(deliver):
+    deliver("ticket.created", ticket_data(uuid.uuid4(), price=12.5))
+
+    assert Ticket.objects.get().price == Decimal("12.50")
+
+
+def test_a_ticket_becomes_reservable_when_its_creation_arrives(deliver, buyer):
+    ticket_id = uuid.uuid4()
+    assert reserve(buyer, ticket_id).status_code == 404  # not replicated yet
+
+    deliver("ticket.created", ticket_data(ticket_id))
+
+    assert reserve(buyer, ticket_id).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"id": "x", "title": "t", "price": "1.00", "user_id": SELLER_ID, "version": 0},
+        {"title": "t", "price": "1.00", "user_id": SELLER_ID, "version": 0},
+        {"id": str(uuid.uuid4()), "title": "t", "price": "cheap", "user_id": SELLER_ID, "version": 0},
+        {"id": str(uuid.uuid4()), "title": "t", "price": "1.00", "user_id": SELLER_ID, "version": -1},
+    ],
+)
+def test_ticket_created_with_unusable_data_is_a_poison_message(deliver, data):
+    with pytest.raises(PoisonMessage):
+        deliver("ticket.created", data)
+
+    assert not Ticket.objects.exists()
+    assert not ProcessedEvent.objects.exists()
+
+
+# -- ticket.updated -----------------------------------------------------------------
+
+
+def test_ticket_updated_applies_the_next_version(deliver):
+    ticket = TicketFactory(version=0)
+
+    assert deliver("ticket.updated", updated_data(ticket.id, 1, title="Renamed", price="30.00")) is True
+
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.price, ticket.version) == ("Renamed", Decimal("30.00"), 1)
+
+
+def test_ticket_updated_redelivered_or_stale_changes_nothing(deliver):
+    ticket = TicketFactory(version=0)
+    event_id = str(uuid.uuid4())
+    deliver("ticket.updated", updated_data(ticket.id, 1, title="v1"), event_id=event_id)
+    deliver("ticket.updated", updated_data(ticket.id, 2, title="v2"))
+
+    assert deliver("ticket.updated", updated_data(ticket.id, 1, title="v1"), event_id=event_id) is False
+    assert deliver("ticket.updated", updated_data(ticket.id, 1, title="v1 again")) is True  # stale: ignored
+
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.version) == ("v2", 2)
+
+
+def test_an_early_ticket_updated_is_retried_later_and_then_applied_in_order(deliver):
+    ticket = TicketFactory(version=0, title="v0")
+    early_id = str(uuid.uuid4())
+
+    with pytest.raises(RetryLater):
+        deliver("ticket.updated", updated_data(ticket.id, 2, title="v2"), event_id=early_id)
+
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.version) == ("v0", 0)
+    assert not ProcessedEvent.objects.filter(event_id=early_id).exists(), "not marked applied: it comes back"
+
+    deliver("ticket.updated", updated_data(ticket.id, 1, title="v1"))
+    assert deliver("ticket.updated", updated_data(ticket.id, 2, title="v2"), event_id=early_id) is True
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.version) == ("v2", 2)
+
+
+def test_a_ticket_updated_before_its_creation_is_retried_later(deliver):
+    ticket_id = uuid.uuid4()
+
+    with pytest.raises(RetryLater):
+        deliver("ticket.updated", updated_data(ticket_id, 1))
+
+    assert not Ticket.objects.exists()
+
+
+def test_ticket_updated_with_its_order_id_keeps_the_replica_in_step(deliver):
+    """The tickets service echoes our reservation back as a new version; nothing else changes."""
+    ticket = TicketFactory(version=0)
+    order = OrderFactory(ticket=ticket)
+
+    deliver("ticket.updated", updated_data(ticket.id, 1, order_id=str(order.id)))
+
+    ticket.refresh_from_db()
+    assert ticket.version == 1
+    assert_state(order, "created", 0)
+
+
+# -- expiration.complete --------------------------------------------------------------
+
+
+def test_expiration_cancels_a_pending_order_and_publishes(deliver, outbox):
+    order = OrderFactory(expires_at=timezone.now() - timedelta(seconds=1))
+
+    deliver("expiration.complete", {"order_id": str(order.id)})
+
+    assert_state(order, "cancelled", 1)
+    assert outbox() == [
+        {
+            "type": "order.cancelled",
+            "aggregateid": str(order.id),
+            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(order.ticket_id)}},
+        }
+    ]
+
+
+def test_expiration_redelivered_or_repeated_is_applied_once(deliver, outbox):
+    order = OrderFactory()
+    event_id = str(uuid.uuid4())
+    deliver("expiration.complete", {"order_id": str(order.id)}, event_id=event_id)
+
+    assert deliver("expiration.complete", {"order_id": str(order.id)}, event_id=event_id) is False
+    deliver("expiration.complete", {"order_id": str(order.id)})  # a second expiration job, another id
+
+    assert_state(order, "cancelled", 1)
+    assert len(outbox("order.cancelled")) == 1
+
+
+def test_expiration_of_a_complete_order_changes_nothing(deliver, outbox):
+    order = OrderFactory(status=Order.Status.COMPLETE, version=1, expires_at=timezone.now() - timedelta(minutes=1))
+
+    deliver("expiration.complete", {"order_id": str(order.id)})
+
+    assert_state(order, "complete", 1)
+    assert outbox() == []
+
+
+def test_expiration_of_a_cancelled_order_changes_nothing(deliver, outbox):
+    order = OrderFactory(status=Order.Status.CANCELLED, version=1)
+
+    deliver("expiration.complete", {"order_id": str(order.id)})
+
+    assert_state(order, "cancelled", 1)
+    assert outbox() == []
+
+
+@pytest.mark.parametrize("data", [{"order_id": str(uuid.uuid4())}, {"order_id": "nope"}, {}])
+def test_expiration_of_an_unknown_order_is_a_poison_message(deliver, data):
+    with pytest.raises(PoisonMessage):
+        deliver("expiration.complete", data)
+
+    assert not ProcessedEvent.objects.exists()
+
+
+# -- payment.created ------------------------------------------------------------------
+
+
+def payment(order: Order) -> dict:
+    return {"id": str(uuid.uuid4()), "order_id": str(order.id), "stripe_id": "pi_123", "amount": "20.00"}
+
+
+def test_payment_completes_the_order_and_publishes(deliver, outbox):
+    order = OrderFactory()
+
+    deliver("payment.created", payment(order))
+
+    assert_state(order, "complete", 1)
+    assert outbox() == [
+        {
+            "type": "order.completed",
+            "aggregateid": str(order.id),
+            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(order.ticket_id)}},
+        }
+    ]
+
+
+def test_payment_redelivered_or_repeated_is_applied_once(deliver, outbox):
+    order = OrderFactory()
+    data, event_id = payment(order), str(uuid.uuid4())
+    deliver("payment.created", data, event_id=event_id)
+
+    assert deliver("payment.created", data, event_id=event_id) is False
+    deliver("payment.created", data)
+
+    assert_state(order, "complete", 1)
+    assert len(outbox("order.completed")) == 1
+
+
+def test_a_payment_for_a_cancelled_order_leaves_it_cancelled(deliver, outbox):
+    """The payment lost the race against the expiry: the payments service refunds it on
+    seeing the order cancelled; the ticket is not sold, so no order.completed."""
+    order = OrderFactory(status=Order.Status.CANCELLED, version=1)
+
+    deliver("payment.created", payment(order))
+
+    assert_state(order, "cancelled", 1)
+    assert outbox() == []
+
+
+def test_a_payment_just_past_the_window_still_completes_an_uncancelled_order(deliver, outbox):
+    """The payments service accepted it before the window closed and nobody took the
+    ticket meanwhile: the buyer keeps it, and the late expiration changes nothing."""
+    order = OrderFactory(expires_at=timezone.now() - timedelta(seconds=5))
+
+    deliver("payment.created", payment(order))
+    deliver("expiration.complete", {"order_id": str(order.id)})
+
+    assert_state(order, "complete", 1)
+    assert [event["type"] for event in outbox()] == ["order.completed"]
+
+
+@pytest.mark.parametrize("data", [{"order_id": str(uuid.uuid4())}, {"order_id": None}, {"id": "p"}])
+def test_payment_for_an_unknown_order_is_a_poison_message(deliver, data):
+    with pytest.raises(PoisonMessage):
+        deliver("payment.created", data)
+
+    assert not ProcessedEvent.objects.exists()
