@@ -25,6 +25,7 @@ def issue(user: User) -> dict[str, str]:
     refresh = RefreshToken.for_user(user)
     refresh["email"] = user.email
     refresh["is_staff"] = user.is_staff
+    refresh["is_superuser"] = user.is_superuser
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 

@@ -18,6 +18,8 @@ globals().update(
 )
 
 AUTH_USER_MODEL = "accounts.User"
+# The staff accounts live here: the admin signs in against this database.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 # Only this service signs tokens, so only it needs the private key.
 if not SIMPLE_JWT["SIGNING_KEY"]:  # noqa: F821 - set by service_settings

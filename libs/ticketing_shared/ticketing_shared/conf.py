@@ -78,6 +78,8 @@ def service_settings(
             *apps,
         ],
         "MIDDLEWARE": [
+            "ticketing_shared.requestid.RequestIdMiddleware",
+            "ticketing_shared.metrics.MetricsMiddleware",
             "django.middleware.security.SecurityMiddleware",
             "whitenoise.middleware.WhiteNoiseMiddleware",
             "ticketing_shared.errors.ApiErrorMiddleware",
@@ -161,6 +163,10 @@ def service_settings(
             "RETRY_BACKOFF_MAX_SECONDS": env.float("CONSUMER_RETRY_BACKOFF_MAX_SECONDS", default=5.0),
             "MAX_CONSECUTIVE_FAILURES": env.int("CONSUMER_MAX_CONSECUTIVE_FAILURES", default=10),
         },
+        # Admin sign-in with the auth service's staff accounts (the auth service overrides this).
+        "AUTHENTICATION_BACKENDS": ["ticketing_shared.admin_sso.AuthServiceBackend"],
+        "AUTH_SERVICE_URL": env.str("AUTH_SERVICE_URL", default="http://127.0.0.1:8001" if debug or testing else ""),
+        "AUTH_SERVICE_TIMEOUT_SECONDS": env.float("AUTH_SERVICE_TIMEOUT_SECONDS", default=5.0),
         "CELERY_BROKER_URL": env.str("CELERY_BROKER_URL", default=redis_url),
         "CELERY_TASK_IGNORE_RESULT": True,
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
@@ -289,13 +295,30 @@ def kafka_settings(*, debug: bool) -> dict[str, Any]:
 
 
 def logging_settings(service_name: str) -> dict[str, Any]:
+    """One line per log event on stderr: JSON by default, plain for a developer's terminal.
+
+    Every line names the service and the request id (``requestid``), so one purchase
+    can be followed across services with one grep.
+    """
+    log_format = env.str("SERVICE_LOG_FORMAT", default="json")
+    if log_format not in ("json", "plain"):
+        raise ImproperlyConfigured("SERVICE_LOG_FORMAT must be json or plain")
     return {
         "version": 1,
         "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "ticketing_shared.requestid.RequestIdLogFilter"}},
         "formatters": {
-            "plain": {"format": f"%(asctime)s %(levelname)s {service_name} %(name)s: %(message)s"},
+            "plain": {"format": f"%(asctime)s %(levelname)s {service_name} [%(request_id)s] %(name)s: %(message)s"},
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "static_fields": {"service": service_name},
+            },
         },
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["request_id"]},
+        },
         "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},

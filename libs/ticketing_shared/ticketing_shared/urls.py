@@ -7,12 +7,14 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ticketing_shared.health import healthz, readyz
+from ticketing_shared.metrics import metrics_view
 
 
 def service_urlpatterns(*, area: str | None, api: list[URLPattern | URLResolver]) -> list:
     patterns: list = [
         path("healthz", healthz, name="healthz"),
         path("readyz", readyz, name="readyz"),
+        path("metrics", metrics_view, name="metrics"),
         path("admin/", admin.site.urls),
     ]
     if area:

@@ -1,9 +1,14 @@
+import uuid
+
+from django.db import transaction
 from django.urls import path
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from tests.project.demo.models import Widget
+from ticketing_shared.events import publish
 from ticketing_shared.urls import service_urlpatterns
 
 
@@ -25,6 +30,16 @@ def echo(request):
     return Response(serializer.validated_data)
 
 
+@api_view(["POST"])
+def rename_widget(request):
+    """Writes a change and its event, like any service's write."""
+    with transaction.atomic():
+        widget = Widget.objects.create(id=uuid.uuid4(), name=request.data.get("name", "w"))
+        publish(aggregate_type="widget", aggregate_id=widget.id, event_type=request.data["topic"],
+                data={"id": str(widget.id), "name": widget.name, "version": widget.version})
+    return Response({"id": str(widget.id)}, status=201)
+
+
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def boom(request):
@@ -37,5 +52,6 @@ urlpatterns = service_urlpatterns(
         path("api/demo/whoami", whoami),
         path("api/demo/echo", echo),
         path("api/demo/boom", boom),
+        path("api/demo/widgets", rename_widget),
     ],
 )

@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 
+from ticketing_shared import requestid
 from ticketing_shared.events.kafka import ensure_topics, get_producer, new_consumer
 from ticketing_shared.events.models import DeadLetter, ProcessedEvent
 from ticketing_shared.events.registry import Event, Handler, PoisonMessage, RetryLater, handler_for
@@ -138,7 +139,9 @@ class ConsumerRunner:
             if handler is None:
                 raise PoisonMessage(f"No handler for event type {event.type!r}")
             close_old_connections()
-            applied = apply_event(event, handler)
+            with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
+                applied = apply_event(event, handler)
+                logger.info("%s %s %s", "Applied" if applied else "Skipped duplicate", event.type, event.id)
         except PoisonMessage as exc:
             self._dead_letter(message, exc, attempts)
         except RetryLater as exc:
@@ -150,7 +153,6 @@ class ConsumerRunner:
             self._retry_or_give_up(message, attempts, exc, self.options["RETRY_ATTEMPTS"])
         else:
             self._consecutive_failures = 0
-            logger.info("%s %s %s", "Applied" if applied else "Skipped duplicate", event.type, event.id)
             self._done(message)
 
     def _retry_or_give_up(self, message: Message, attempts: int, error: Exception, budget: int) -> None:
@@ -282,7 +284,8 @@ def replay_dead_letter(dead_letter: DeadLetter) -> bool:
         locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
         if locked.status != DeadLetter.Status.PENDING:
             return False
-        applied = apply_event(event, handler)
+        with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
+            applied = apply_event(event, handler)
         locked.status = DeadLetter.Status.REPLAYED
         locked.attempts += 1
         locked.save(update_fields=["status", "attempts", "updated_at"])

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ticketing_shared import requestid
 from ticketing_shared.events.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -33,12 +34,13 @@ def publish(
     """
     if not connection.in_atomic_block:
         raise OutsideTransactionError("publish() must run inside transaction.atomic()")
+    request_id = requestid.current()
     event = OutboxEvent.objects.create(
         aggregatetype=aggregate_type,
         aggregateid=str(aggregate_id),
         type=event_type,
         payload=data,
-        headers=headers or {},
+        headers={**({requestid.EVENT_HEADER: request_id} if request_id else {}), **(headers or {})},
         occurred_at=timezone.now(),
     )
     if settings.OUTBOX["NUDGE_ON_COMMIT"]:

@@ -1,0 +1,218 @@
+"""What operators rely on: request ids across events, metrics, admin sign-in, re-publishing, replays."""
+
+import json
+import logging
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from django.db import transaction
+
+from ticketing_shared.events import publish, relay
+from ticketing_shared.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from ticketing_shared.testing.helpers import access_token, envelope, produce_raw
+
+from .conftest import AppliedLog, wait_for, widget_created
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+# request ids
+
+
+def test_a_request_id_travels_from_the_request_through_kafka_into_the_consumers_logs(
+    authed_client, kafka_reader, topics, run_consumer, caplog
+):
+    client = authed_client()
+    response = client.post("/api/demo/widgets", {"topic": topics["created"], "name": "traced"}, format="json",
+                           HTTP_X_REQUEST_ID="req-42.trace")
+
+    assert response.status_code == 201
+    assert response["X-Request-ID"] == "req-42.trace"
+    assert OutboxEvent.objects.get().headers == {"request_id": "req-42.trace"}
+    assert relay.relay_outbox() == 1
+    [message] = kafka_reader(topics["created"]).read(1)
+    assert message["headers"]["request_id"] == "req-42.trace"
+
+    with caplog.at_level(logging.INFO, logger="ticketing_shared.events.consumer"):
+        run_consumer()
+        wait_for(lambda: AppliedLog.objects.exists())
+        record = wait_for(lambda: next((r for r in caplog.records if r.getMessage().startswith("Applied")), None))
+    assert record.request_id == "req-42.trace"
+
+
+def test_a_request_without_an_id_gets_a_fresh_one_and_a_bad_one_is_replaced(api_client):
+    first, second = api_client.get("/healthz"), api_client.get("/healthz", HTTP_X_REQUEST_ID="bad id\n")
+
+    assert len(first["X-Request-ID"]) == 32
+    assert second["X-Request-ID"] != "bad id\n"
+    assert first["X-Request-ID"] != second["X-Request-ID"]
+
+
+def test_log_lines_are_json_with_service_level_and_request_id(settings):
+    from ticketing_shared import requestid
+    from ticketing_shared.conf import logging_settings
+
+    config = logging_settings("demo")
+    formatter_config = dict(config["formatters"]["json"])
+    factory = formatter_config.pop("()")
+    module, name = factory.rsplit(".", 1)
+    formatter = getattr(__import__(module, fromlist=[name]), name)(**formatter_config)
+    record = logging.LogRecord("orders", logging.WARNING, __file__, 1, "hello %s", ("world",), None)
+    with requestid.bound("abc-123"):
+        requestid.RequestIdLogFilter().filter(record)
+
+    line = json.loads(formatter.format(record))
+    assert line["message"] == "hello world"
+    assert line["level"] == "WARNING"
+    assert line["service"] == "demo"
+    assert line["request_id"] == "abc-123"
+    assert "time" in line
+
+
+# metrics
+
+
+def metric(client, name: str) -> float:
+    body = client.get("/metrics").content.decode()
+    values = [float(line.rsplit(" ", 1)[1]) for line in body.splitlines() if line.startswith(name + " ")
+              or line.startswith(name + "{")]
+    return sum(values)
+
+
+def test_metrics_expose_the_outbox_backlog_and_follow_it(client, topics, kafka_broker):
+    assert metric(client, "outbox_pending_events") == 0
+    with transaction.atomic():
+        for version in range(3):
+            publish(aggregate_type="widget", aggregate_id=uuid.uuid4(), event_type=topics["created"],
+                    data={"id": str(uuid.uuid4()), "name": "m", "version": version})
+    OutboxEvent.objects.update(occurred_at=OutboxEvent.objects.first().occurred_at.replace(year=2020))
+
+    assert metric(client, "outbox_pending_events") == 3
+    assert metric(client, "outbox_oldest_pending_age_seconds") > 3600
+    relay.relay_outbox()
+    assert metric(client, "outbox_pending_events") == 0
+    assert metric(client, "outbox_oldest_pending_age_seconds") == 0
+
+
+def test_metrics_count_requests_consumed_events_and_dead_letters(client, authed_client):
+    authed_client().get("/api/demo/whoami")
+    ProcessedEvent.objects.create(event_id=uuid.uuid4(), type="widget.created")
+    DeadLetter.objects.create(topic="t", partition=0, offset=1, value="x", error="bad", event_type="widget.created")
+
+    body = client.get("/metrics").content.decode()
+
+    assert 'http_requests_total{method="GET",route="api/demo/whoami",status="200"}' in body
+    assert 'events_consumed_total{type="widget.created"} 1.0' in body
+    assert 'dead_letters{status="pending",type="widget.created"} 1.0' in body
+    assert client.get("/metrics")["Content-Type"].startswith("text/plain")
+
+
+# admin single sign-on
+
+
+class FakeAuthService(BaseHTTPRequestHandler):
+    """Answers ``/api/users/signin`` like the auth service, for the accounts in ``accounts``."""
+
+    accounts: dict = {}
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        account = self.accounts.get((body["email"], body["password"]))
+        if account is None:
+            self._answer(400, {"errors": [{"message": "Invalid credentials"}]})
+        else:
+            self._answer(200, {"id": account["user_id"], "email": body["email"], "refresh": "r",
+                               "access": access_token(email=body["email"], **account)})
+
+    def _answer(self, status, body):
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def auth_service(settings):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAuthService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.AUTH_SERVICE_URL = f"http://127.0.0.1:{server.server_port}"
+    FakeAuthService.accounts = {
+        ("ops@example.com", "right"): {"user_id": str(uuid.uuid4()), "is_staff": True, "is_superuser": True},
+        ("ann@example.com", "right"): {"user_id": str(uuid.uuid4()), "is_staff": False},
+    }
+    yield FakeAuthService.accounts
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_staff_user_of_the_auth_service_enters_the_admin(client, auth_service):
+    response = client.post("/admin/login/?next=/admin/", {"username": "ops@example.com", "password": "right"})
+
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+    mirror = get_user_model().objects.get(username="ops@example.com")
+    assert mirror.is_staff and mirror.is_superuser
+    assert not mirror.has_usable_password()
+
+
+@pytest.mark.parametrize(("email", "password"), [("ann@example.com", "right"), ("ops@example.com", "wrong")])
+def test_non_staff_users_and_wrong_passwords_stay_out(client, auth_service, email, password):
+    response = client.post("/admin/login/?next=/admin/", {"username": email, "password": password})
+
+    assert response.status_code == 200  # the form again, with its error
+    assert client.get("/admin/").status_code == 302
+    assert not get_user_model().objects.exists()
+
+
+def test_an_unreachable_auth_service_lets_nobody_in(settings):
+    settings.AUTH_SERVICE_URL = "http://127.0.0.1:9"
+
+    assert authenticate(None, username="ops@example.com", password="right") is None
+
+
+# re-publishing and replaying
+
+
+def test_republish_sends_a_range_again_with_the_same_ids(kafka_broker, kafka_reader, topics):
+    with transaction.atomic():
+        events = [publish(aggregate_type="widget", aggregate_id="w1", event_type=topics["created"],
+                          data={"id": "w1", "name": "n", "version": n}) for n in range(4)]
+    relay.relay_outbox()
+
+    call_command("republish_events", "--from-seq", str(events[1].seq), "--to-seq", str(events[2].seq))
+
+    messages = kafka_reader(topics["created"]).read(6)
+    assert [m["value"]["data"]["version"] for m in messages] == [0, 1, 2, 3, 1, 2]
+    assert messages[4]["value"]["id"] == str(events[1].id)
+    assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
+
+
+def test_replay_dead_letters_applies_each_once(topics, run_consumer, settings):
+    settings.CONSUMER = {**settings.CONSUMER, "RETRY_ATTEMPTS": 1}
+    widget_id = uuid.uuid4()
+    produce_raw(topics["created"], envelope(topics["created"], {"id": str(widget_id), "name": "x", "version": 0}))
+
+    def broken(event):
+        raise ValueError("bug")
+
+    run_consumer(handlers={topics["created"]: broken})
+    wait_for(lambda: DeadLetter.objects.exists())
+    from ticketing_shared.events import registry
+
+    registry._handlers[topics["created"]] = widget_created
+    try:
+        call_command("replay_dead_letters")
+        call_command("replay_dead_letters")
+    finally:
+        del registry._handlers[topics["created"]]
+    assert AppliedLog.objects.count() == 1
+    assert DeadLetter.objects.get().status == DeadLetter.Status.REPLAYED

@@ -1,0 +1,158 @@
+"""``/metrics`` in Prometheus format: HTTP traffic, and the event flow read from the database.
+
+Request counts and latencies are counted in the web process. The event gauges
+(outbox backlog and the age of its oldest pending event, events applied and dead
+letters per type, consumer lag) are read at scrape time from the service's own
+tables and the broker, so they are true whichever process (web, consumer, worker)
+did the work. Set ``PROMETHEUS_MULTIPROC_DIR`` when gunicorn runs several workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+_SKIPPED = ("/metrics", "/healthz", "/readyz", "/static/")
+
+
+class MetricsMiddleware:
+    """Counts every request by its URL pattern (not its path: ids would explode the labels)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        if not request.path.startswith(_SKIPPED):
+            match = getattr(request, "resolver_match", None)
+            route = match.route if match else "unmatched"
+            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+
+class EventFlowCollector(Collector):
+    """The outbox, the inbox and the dead letters of this service, as scraped gauges."""
+
+    def collect(self) -> Iterator[Metric]:
+        from ticketing_shared.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT count(*), coalesce(extract(epoch FROM now() - min(occurred_at)), 0) "
+                    f"FROM {OutboxEvent._meta.db_table} WHERE published_at IS NULL"
+                )
+                pending, oldest_age = cursor.fetchone()
+                cursor.execute(f"SELECT type, count(*) FROM {ProcessedEvent._meta.db_table} GROUP BY type")
+                processed = cursor.fetchall()
+                cursor.execute(
+                    f"SELECT event_type, status, count(*) FROM {DeadLetter._meta.db_table} GROUP BY event_type, status"
+                )
+                dead = cursor.fetchall()
+        except Exception as exc:  # a scrape must answer even when the database does not
+            logger.warning("metrics: cannot read the event tables: %s", exc)
+            return
+        yield GaugeMetricFamily("outbox_pending_events", "Outbox events not yet acknowledged by Kafka.", value=pending)
+        yield GaugeMetricFamily(
+            "outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox event.", value=float(oldest_age)
+        )
+        applied = CounterMetricFamily("events_consumed", "Events applied by this service.", labels=["type"])
+        for event_type, count in processed:
+            applied.add_metric([event_type], count)
+        yield applied
+        letters = GaugeMetricFamily("dead_letters", "Events that failed for good, by state.", labels=["type", "status"])
+        for event_type, status, count in dead:
+            letters.add_metric([event_type or "unknown", status], count)
+        yield letters
+        yield from consumer_lag()
+
+
+_LAG_TTL = 15.0
+_lag_lock = threading.Lock()
+_lag_cache: tuple[float, list[tuple[str, int, int]]] = (0.0, [])
+
+
+def consumer_lag() -> Iterator[Metric]:
+    """Messages the consumer group has not committed yet, per partition (cached: it asks the broker)."""
+    from ticketing_shared.events.registry import registered_types
+
+    topics = registered_types()
+    if not topics:
+        return
+    global _lag_cache
+    with _lag_lock:
+        fetched_at, rows = _lag_cache
+        if time.monotonic() - fetched_at > _LAG_TTL:
+            rows = _fetch_lag(topics)
+            _lag_cache = (time.monotonic(), rows)
+    lag = GaugeMetricFamily("consumer_lag_messages", "Messages not yet consumed.", labels=["topic", "partition"])
+    for topic, partition, value in rows:
+        lag.add_metric([topic, str(partition)], value)
+    yield lag
+
+
+def _fetch_lag(topics: list[str]) -> list[tuple[str, int, int]]:
+    from confluent_kafka import KafkaException, TopicPartition
+
+    from ticketing_shared.events.kafka import new_consumer
+
+    rows: list[tuple[str, int, int]] = []
+    consumer = new_consumer(**{"group.id": settings.SERVICE_NAME})
+    try:
+        metadata = consumer.list_topics(timeout=2)
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            if topic in metadata.topics
+            for partition in metadata.topics[topic].partitions
+        ]
+        for committed in consumer.committed(partitions, timeout=2) if partitions else []:
+            _, high = consumer.get_watermark_offsets(committed, timeout=2, cached=False)
+            position = committed.offset if committed.offset >= 0 else 0
+            rows.append((committed.topic, committed.partition, max(0, high - position)))
+    except KafkaException as exc:
+        logger.warning("metrics: cannot read consumer lag: %s", exc)
+    finally:
+        consumer.close()
+    return rows
+
+
+_registered = False
+_register_lock = threading.Lock()
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    global _registered
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        registry.register(EventFlowCollector())
+    else:
+        registry = REGISTRY
+        with _register_lock:
+            if not _registered:
+                REGISTRY.register(EventFlowCollector())
+                _registered = True
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
