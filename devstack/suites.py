@@ -97,7 +97,7 @@ def _run_all(
             results.append(Result(suite.name, "skipped (no tests yet)"))
         elif suite.name == E2E:
             stack.start_services(sup, profile, services)
-            env = {**os.environ, **stack.client_env(profile)}
+            env = {**os.environ, **stack.client_env(profile), "E2E_LOG_DIR": str(profile.log_dir)}
             result = _pytest(suite, [E2E], cwd=ROOT, env=env)
             if crashed := sup.exited():  # a crash is a failure even when no test noticed it
                 result.outcome = "failed (" + ", ".join(child.name for child in crashed) + " exited)"
