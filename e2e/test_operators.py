@@ -53,6 +53,8 @@ def test_a_wrong_password_and_a_regular_user_stay_out(service, port, operator, n
 
     assert not in_admin(admin_login(base_url, operator[0], "not-the-password"), base_url)
     assert not in_admin(admin_login(base_url, user.email, "Plenty-Of-Entropy-42"), base_url)
+    # the right password still works, and clears the failure that sign-in throttling counted
+    assert in_admin(admin_login(base_url, *operator), base_url)
 
 
 def test_a_request_id_follows_a_reservation_into_the_tickets_consumer(new_user, tickets_url, orders_url):
