@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import factory
 from django.utils import timezone
-
 from tickets.models import Ticket
 
 
@@ -21,8 +20,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     user_id = factory.LazyFunction(uuid.uuid4)
 
 
-def order_created(ticket: Ticket, *, order_id: uuid.UUID | None = None, version: int = 0,
-                  expires_at=None) -> dict:
+def order_created(ticket: Ticket, *, order_id: uuid.UUID | None = None, version: int = 0, expires_at=None) -> dict:
     """``order.created`` data as the orders service publishes it (SPEC §4)."""
     return {
         "id": str(order_id or uuid.uuid4()),

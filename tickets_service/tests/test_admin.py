@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from tickets.models import Ticket
 
 from tests.factories import TicketFactory, order_created
-from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +39,8 @@ def listed(response) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("status", "expected"), [("available", {"free"}), ("reserved", {"held"}), ("sold", {"sold"}),
-                             (None, {"free", "held", "sold"})],
+    ("status", "expected"),
+    [("available", {"free"}), ("reserved", {"held"}), ("sold", {"sold"}), (None, {"free", "held", "sold"})],
 )
 def test_the_ticket_list_filters_by_state(operator, tickets, status, expected):
     response = operator.get("/admin/tickets/ticket/", {"status": status} if status else {})
@@ -129,8 +129,9 @@ def test_an_operator_edit_racing_a_reservation_is_not_saved_and_says_why(operato
         return original(**kwargs)
 
     monkeypatch.setattr(tickets_admin.services, "ticket_update", reserved_meanwhile)
-    response = operator.post(f"/admin/tickets/ticket/{ticket.pk}/change/", form(title="Changed", price="1.00"),
-                             follow=True)
+    response = operator.post(
+        f"/admin/tickets/ticket/{ticket.pk}/change/", form(title="Changed", price="1.00"), follow=True
+    )
 
     assert response.redirect_chain == [(f"/admin/tickets/ticket/{ticket.pk}/change/", 302)]
     page = response.content.decode()

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from tickets.models import Ticket
 
 from tests.conftest import SELLER_ID, errors
 from tests.factories import TicketFactory
-from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +49,13 @@ def test_the_list_shows_available_tickets_newest_first_to_anyone(api_client):
     first = body["results"][0]
     assert set(first) == TICKET_FIELDS
     assert first == {
-        "id": str(newest.id), "title": "Newest", "price": "20.00", "user_id": str(newest.user_id),
-        "order_id": None, "version": 0, "status": "available",
+        "id": str(newest.id),
+        "title": "Newest",
+        "price": "20.00",
+        "user_id": str(newest.user_id),
+        "order_id": None,
+        "version": 0,
+        "status": "available",
     }
 
 
@@ -115,7 +120,9 @@ def test_mine_lists_the_callers_tickets_in_every_state_newest_first(seller):
     body = response.json()
     assert body["count"] == 3
     assert [(t["id"], t["status"]) for t in body["results"]] == [
-        (str(sold.id), "sold"), (str(reserved.id), "reserved"), (str(available.id), "available"),
+        (str(sold.id), "sold"),
+        (str(reserved.id), "reserved"),
+        (str(available.id), "available"),
     ]
     assert body["results"][1]["order_id"] == str(reserved.order_id)
 
@@ -142,21 +149,35 @@ def test_create_lists_a_ticket_for_the_caller_and_publishes_ticket_created(selle
     body = response.json()
     ticket = Ticket.objects.get(pk=body["id"])
     assert body == {
-        "id": str(ticket.id), "title": "Concert", "price": "20.00", "user_id": SELLER_ID,
-        "order_id": None, "version": 0, "status": "available",
+        "id": str(ticket.id),
+        "title": "Concert",
+        "price": "20.00",
+        "user_id": SELLER_ID,
+        "order_id": None,
+        "version": 0,
+        "status": "available",
     }
     assert ticket.title == "Concert" and ticket.price == Decimal("20.00") and str(ticket.user_id) == SELLER_ID
-    assert outbox() == [{
-        "type": "ticket.created",
-        "aggregateid": str(ticket.id),
-        "data": {"id": str(ticket.id), "title": "Concert", "price": "20.00", "user_id": SELLER_ID, "version": 0},
-    }]
+    assert outbox() == [
+        {
+            "type": "ticket.created",
+            "aggregateid": str(ticket.id),
+            "data": {"id": str(ticket.id), "title": "Concert", "price": "20.00", "user_id": SELLER_ID, "version": 0},
+        }
+    ]
 
 
 @pytest.mark.parametrize(
     ("price", "stored"),
-    [(20, "20.00"), (20.5, "20.50"), ("0.01", "0.01"), ("1000000", "1000000.00"), (1000000.00, "1000000.00"),
-     ("12.340", "12.34"), (" 7.5 ", "7.50")],
+    [
+        (20, "20.00"),
+        (20.5, "20.50"),
+        ("0.01", "0.01"),
+        ("1000000", "1000000.00"),
+        (1000000.00, "1000000.00"),
+        ("12.340", "12.34"),
+        (" 7.5 ", "7.50"),
+    ],
 )
 def test_create_accepts_a_price_as_a_number_or_a_string(seller, price, stored):
     response = seller.post("/api/tickets", {"title": "Concert", "price": price}, format="json")
@@ -247,8 +268,13 @@ def test_show_answers_any_ticket_to_anyone(api_client, ticket, state):
 
     assert response.status_code == 200
     assert response.json() == {
-        "id": str(ticket.id), "title": "Taylor Swift concert", "price": "120.50", "user_id": SELLER_ID,
-        "order_id": str(ticket.order_id) if ticket.order_id else None, "version": 0, "status": state,
+        "id": str(ticket.id),
+        "title": "Taylor Swift concert",
+        "price": "120.50",
+        "user_id": SELLER_ID,
+        "order_id": str(ticket.order_id) if ticket.order_id else None,
+        "version": 0,
+        "status": state,
     }
 
 
@@ -268,17 +294,30 @@ def test_update_changes_title_and_price_bumps_the_version_and_publishes(seller, 
 
     assert response.status_code == 200
     assert response.json() == {
-        "id": str(ticket.id), "title": "Taylor Swift, row 1", "price": "150.00", "user_id": SELLER_ID,
-        "order_id": None, "version": 1, "status": "available",
+        "id": str(ticket.id),
+        "title": "Taylor Swift, row 1",
+        "price": "150.00",
+        "user_id": SELLER_ID,
+        "order_id": None,
+        "version": 1,
+        "status": "available",
     }
     ticket.refresh_from_db()
     assert (ticket.title, ticket.price, ticket.version) == ("Taylor Swift, row 1", Decimal("150.00"), 1)
-    assert outbox() == [{
-        "type": "ticket.updated",
-        "aggregateid": str(ticket.id),
-        "data": {"id": str(ticket.id), "title": "Taylor Swift, row 1", "price": "150.00", "user_id": SELLER_ID,
-                 "order_id": None, "version": 1},
-    }]
+    assert outbox() == [
+        {
+            "type": "ticket.updated",
+            "aggregateid": str(ticket.id),
+            "data": {
+                "id": str(ticket.id),
+                "title": "Taylor Swift, row 1",
+                "price": "150.00",
+                "user_id": SELLER_ID,
+                "order_id": None,
+                "version": 1,
+            },
+        }
+    ]
 
     again = seller.put(f"/api/tickets/{ticket.id}", {"title": "Row 2", "price": "99.99"}, format="json")
     assert again.json()["version"] == 2

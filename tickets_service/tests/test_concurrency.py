@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from tickets.models import Ticket
 
 from tests.conftest import SELLER_ID, errors
 from tests.factories import TicketFactory, order_created, order_ended
-from tickets.models import Ticket
 from ticketing_shared.events.models import OutboxEvent
 from ticketing_shared.versioning import VersionedModel
 
@@ -113,7 +113,10 @@ def test_an_edit_racing_a_reservation_is_refused_and_the_hold_stands(authed_clie
     assert errors(response) == [{"message": "Cannot edit a reserved ticket"}]
     ticket.refresh_from_db()
     assert (ticket.title, ticket.price, str(ticket.order_id), ticket.version) == (
-        "Original", Decimal("20.00"), order["id"], 1,
+        "Original",
+        Decimal("20.00"),
+        order["id"],
+        1,
     )
     assert [e.payload["order_id"] for e in OutboxEvent.objects.filter(type="ticket.updated")] == [order["id"]]
 

@@ -5,9 +5,9 @@ import time
 import uuid
 
 import pytest
+from tickets.models import Ticket
 
 from tests.factories import TicketFactory, order_created, order_ended
-from tickets.models import Ticket
 from ticketing_shared.events.consumer import ConsumerRunner
 from ticketing_shared.events.models import DeadLetter
 from ticketing_shared.events.registry import registered_types
@@ -42,8 +42,9 @@ def test_order_events_from_kafka_hold_and_sell_a_ticket_and_poison_goes_to_the_d
     thread.start()
     try:
         wait_for(lambda: Ticket.objects.filter(pk=ticket.pk, order_id=order["id"]).exists())
-        produce_raw("order.completed", envelope("order.completed", order_ended(ticket, order["id"], version=2)),
-                    key=order["id"])
+        produce_raw(
+            "order.completed", envelope("order.completed", order_ended(ticket, order["id"], version=2)), key=order["id"]
+        )
         wait_for(lambda: Ticket.objects.get(pk=ticket.pk).status == "sold")
         wait_for(lambda: DeadLetter.objects.count() == 2)
     finally:

@@ -3,10 +3,10 @@
 import uuid
 
 import pytest
+from tickets.models import Ticket
 
 from tests.conftest import SELLER_ID
 from tests.factories import order_created
-from tickets.models import Ticket
 from ticketing_shared.events.relay import relay_outbox
 
 pytestmark = pytest.mark.django_db
@@ -44,9 +44,21 @@ def test_ticket_events_are_published_to_kafka_with_the_spec_envelope(seller, kaf
         assert message["headers"]["id"] == value["id"] and message["headers"]["type"] == value["type"]
     assert [m["value"]["data"] for m in messages] == [
         {"id": created["id"], "title": "Opera night", "price": "45.50", "user_id": SELLER_ID, "version": 0},
-        {"id": created["id"], "title": "Opera night, box", "price": "60.00", "user_id": SELLER_ID,
-         "order_id": None, "version": 1},
-        {"id": created["id"], "title": "Opera night, box", "price": "60.00", "user_id": SELLER_ID,
-         "order_id": order["id"], "version": 2},
+        {
+            "id": created["id"],
+            "title": "Opera night, box",
+            "price": "60.00",
+            "user_id": SELLER_ID,
+            "order_id": None,
+            "version": 1,
+        },
+        {
+            "id": created["id"],
+            "title": "Opera night, box",
+            "price": "60.00",
+            "user_id": SELLER_ID,
+            "order_id": order["id"],
+            "version": 2,
+        },
     ]
     assert relay_outbox() == 0, "each event is sent once"

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from tickets.models import Reservation, Ticket
 
 from tests.factories import TicketFactory, order_created, order_ended
-from tickets.models import Reservation, Ticket
 from ticketing_shared.events.models import ProcessedEvent
 from ticketing_shared.events.registry import PoisonMessage
 
@@ -38,12 +38,20 @@ def test_order_created_holds_the_ticket_and_publishes_ticket_updated(deliver, ti
     assert deliver("order.created", data) is True
 
     assert state(ticket) == (data["id"], "reserved", 1)
-    assert outbox("ticket.updated") == [{
-        "type": "ticket.updated",
-        "aggregateid": str(ticket.id),
-        "data": {"id": str(ticket.id), "title": "Concert", "price": "20.00", "user_id": str(ticket.user_id),
-                 "order_id": data["id"], "version": 1},
-    }]
+    assert outbox("ticket.updated") == [
+        {
+            "type": "ticket.updated",
+            "aggregateid": str(ticket.id),
+            "data": {
+                "id": str(ticket.id),
+                "title": "Concert",
+                "price": "20.00",
+                "user_id": str(ticket.user_id),
+                "order_id": data["id"],
+                "version": 1,
+            },
+        }
+    ]
     assert api_client.get("/api/tickets").json()["count"] == 0
     reservation = Reservation.objects.get()
     assert (str(reservation.order_id), reservation.status, reservation.version) == (data["id"], "active", 0)

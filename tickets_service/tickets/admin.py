@@ -89,7 +89,9 @@ class TicketAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Ticket, form, change: bool) -> None:
         if not change:
             created = services.ticket_create(user_id=obj.user_id, title=obj.title, price=obj.price)
-            obj.pk, obj.version, obj.created_at, obj._state.adding = created.pk, created.version, created.created_at, False
+            # The admin goes on with ``obj`` (history entry, redirect): make it the saved ticket.
+            obj.pk, obj.version, obj.created_at = created.pk, created.version, created.created_at
+            obj._state.adding, obj._state.db = False, created._state.db
             return
         try:
             services.ticket_update(ticket=obj, title=obj.title, price=obj.price)

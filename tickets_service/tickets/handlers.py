@@ -16,8 +16,8 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from tickets import services
 from ticketing_shared.events.registry import Event, PoisonMessage, handles
+from tickets import services
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,13 @@ def _apply(change, **kwargs) -> None:
 @handles("order.created")
 def on_order_created(event: Event) -> None:
     order = parse_order_event(event, with_expiry=True)
-    _apply(services.ticket_reserve, ticket_id=order.ticket_id, order_id=order.order_id,
-           order_version=order.version, expires_at=order.expires_at)
+    _apply(
+        services.ticket_reserve,
+        ticket_id=order.ticket_id,
+        order_id=order.order_id,
+        order_version=order.version,
+        expires_at=order.expires_at,
+    )
 
 
 @handles("order.cancelled")

@@ -68,7 +68,9 @@ class Ticket(VersionedModel):
         ]
         indexes = [
             # The public list: available tickets, newest first.
-            models.Index(fields=["-created_at", "-id"], name="ticket_available_idx", condition=Q(order_id__isnull=True)),
+            models.Index(
+                fields=["-created_at", "-id"], name="ticket_available_idx", condition=Q(order_id__isnull=True)
+            ),
             models.Index(fields=["user_id", "-created_at"], name="ticket_owner_idx"),
             models.Index(fields=["order_id"], name="ticket_order_idx"),
             # Title search is a case-insensitive substring match (``icontains`` is

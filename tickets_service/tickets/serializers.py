@@ -72,6 +72,8 @@ class TicketInputSerializer(serializers.Serializer):
 
 class TicketUpdateSerializer(TicketInputSerializer):
     version = serializers.IntegerField(
-        min_value=0, required=False, write_only=True,
+        min_value=0,
+        required=False,
+        write_only=True,
         help_text="The version the client edited; if the ticket has moved on since, the answer is 409.",
     )

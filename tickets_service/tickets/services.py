@@ -16,9 +16,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from tickets.models import Reservation, Ticket
 from ticketing_shared.events.outbox import publish
 from ticketing_shared.versioning import ConcurrentUpdateError
+from tickets.models import Reservation, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +132,7 @@ def _record(
     return reservation
 
 
-def ticket_reserve(
-    *, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, expires_at: dt.datetime
-) -> Ticket:
+def ticket_reserve(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, expires_at: dt.datetime) -> Ticket:
     """``order.created``: the order holds the ticket, unless it lost already.
 
     It has lost when it was cancelled (its cancel arrived first), when the ticket is
@@ -146,8 +144,11 @@ def ticket_reserve(
         if ticket is None:
             raise UnknownTicket(ticket_id)
         reservation = _record(
-            ticket=ticket, order_id=order_id, status=Reservation.Status.ACTIVE,
-            version=order_version, expires_at=expires_at,
+            ticket=ticket,
+            order_id=order_id,
+            status=Reservation.Status.ACTIVE,
+            version=order_version,
+            expires_at=expires_at,
         )
         if reservation.status != Reservation.Status.ACTIVE or ticket.sold_at or ticket.order_id == order_id:
             return ticket
