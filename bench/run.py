@@ -12,12 +12,15 @@ worker), so the figures include the real relay task, Redis and the broker:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
 import sys
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +31,7 @@ import django  # noqa: E402
 
 django.setup()
 
+import requests  # noqa: E402
 from confluent_kafka import Consumer, Producer  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
@@ -136,20 +140,133 @@ def _receive(consumer: Consumer, n: int, *, timeout: float) -> None:
     raise TimeoutError(f"event {n} not received within {timeout} s: is the Celery worker running?")
 
 
-def stack_memory_mb() -> tuple[float, int]:
+def stack_memory_mb() -> tuple[float, float, int]:
+    """Memory of every process of the stack: proportional set size (shared pages counted once,
+    split between the processes sharing them) and the plain sum of resident sizes."""
     import psutil
 
     root = psutil.Process(int(os.environ["BENCH_STACK_PID"])) if os.environ.get("BENCH_STACK_PID") else None
     if root is None:
-        return 0.0, 0
+        return 0.0, 0.0, 0
     processes = [root, *root.children(recursive=True)]
-    total = 0
+    pss = rss = 0
     for process in processes:
-        try:
-            total += process.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 2**20, len(processes)
+        with contextlib.suppress(psutil.Error):
+            info = process.memory_full_info()
+            pss, rss = pss + info.pss, rss + info.rss
+    return pss / 2**20, rss / 2**20, len(processes)
+
+
+# -- the marketplace through its HTTP APIs -------------------------------------------------
+
+PASSWORD = "Bench-Password-2026"
+
+
+def api(name: str) -> str:
+    return os.environ[f"E2E_{name.upper()}_URL"]
+
+
+def sign_up_users(count: int) -> list[requests.Session]:
+    """Sessions that send a fresh user's token (sign-ups hash with Argon2: done in parallel)."""
+
+    def sign_up(_: int) -> requests.Session:
+        session = requests.Session()
+        email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+        response = session.post(f"{api('auth')}/api/users/signup", json={"email": email, "password": PASSWORD})
+        response.raise_for_status()
+        session.headers["Authorization"] = f"Bearer {response.json()['access']}"
+        return session
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(sign_up, range(count)))
+
+
+def list_ticket(seller: requests.Session, title: str) -> str:
+    response = seller.post(f"{api('tickets')}/api/tickets", json={"title": title, "price": "10.00"})
+    response.raise_for_status()
+    return response.json()["id"]
+
+
+def wait_until_orderable(seller: requests.Session, ticket_id: str, timeout: float = 30.0) -> None:
+    """The seller's own reservation is refused with 400 once the orders service knows the ticket
+    (404 before): a probe that reserves nothing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = seller.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id}).status_code
+        if status == 400:
+            return
+        if status != 404:
+            raise RuntimeError(f"unexpected {status} while waiting for ticket {ticket_id}")
+        time.sleep(0.002)
+    raise TimeoutError(f"ticket {ticket_id} never reached the orders service")
+
+
+def ticket_to_orderable_latency(seller: requests.Session, samples: int = 200) -> list[float]:
+    latencies = []
+    for n in range(samples):
+        ticket_id = list_ticket(seller, f"Latency probe {n}")
+        created = time.perf_counter()
+        wait_until_orderable(seller, ticket_id)
+        latencies.append((time.perf_counter() - created) * 1000)
+        if n % 10 == 0 or n == samples - 1:
+            progress("ticket to orderable", n + 1, samples)
+    return latencies
+
+
+def reservation_rate(seller: requests.Session, buyers: list[requests.Session], per_client: int = 25) -> float:
+    """Requests per second of ``POST /api/orders`` from 20 concurrent clients on distinct tickets."""
+    clients = buyers[:20]
+    total = len(clients) * per_client
+    tickets = []
+    for n in range(total):
+        tickets.append(list_ticket(seller, f"Throughput {n}"))
+        if n % 50 == 0 or n == total - 1:
+            progress("listing tickets", n + 1, total)
+    for ticket_id in tickets:  # ordered per partition only: check every one
+        wait_until_orderable(seller, ticket_id)
+    done = 0
+    lock = threading.Lock()
+
+    def reserve(index: int) -> int:
+        nonlocal done
+        failures = 0
+        for ticket_id in tickets[index::len(clients)]:
+            if clients[index].post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id}).status_code != 201:
+                failures += 1
+            with lock:
+                done += 1
+                if done % 50 == 0 or done == total:
+                    progress("reserving", done, total)
+        return failures
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(clients)) as pool:
+        failures = sum(pool.map(reserve, range(len(clients))))
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{failures} reservations of free tickets failed")
+    return total / elapsed
+
+
+def buyer_races(seller: requests.Session, buyers: list[requests.Session], rounds: int = 20) -> tuple[int, int]:
+    """``rounds`` times, every buyer posts for one fresh ticket at the same instant.
+    Returns (orders created, server errors): exactly ``rounds`` and 0 are right."""
+    created = errors = 0
+    for n in range(rounds):
+        ticket_id = list_ticket(seller, f"Race {n}")
+        wait_until_orderable(seller, ticket_id)
+        barrier = threading.Barrier(len(buyers))
+
+        def attempt(buyer: requests.Session, barrier=barrier, ticket_id=ticket_id) -> int:
+            barrier.wait()
+            return buyer.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id}).status_code
+
+        with ThreadPoolExecutor(len(buyers)) as pool:
+            statuses = list(pool.map(attempt, buyers))
+        created += statuses.count(201)
+        errors += sum(1 for status in statuses if status >= 500)
+        progress(f"{len(buyers)}-buyer races", n + 1, rounds)
+    return created, errors
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -158,11 +275,17 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def main() -> None:
-    print("Benchmark of the event plumbing (local stack)")
+    print("Benchmark of the event plumbing and the marketplace (local stack)")
+    pss, rss, processes = stack_memory_mb()  # at rest, before the load below grows the caches
     raw = producer_rate()
     drain = relay_rate()
     latencies = commit_to_consumer_latency()
-    memory, processes = stack_memory_mb()
+    marketplace = "tickets" in os.environ.get("BENCH_SERVICES", "") and "orders" in os.environ.get("BENCH_SERVICES", "")
+    if marketplace:
+        seller, *buyers = sign_up_users(51)
+        orderable = ticket_to_orderable_latency(seller)
+        reservations = reservation_rate(seller, buyers)
+        races_created, race_errors = buyer_races(seller, buyers)
     print()
     print(f"raw producer rate            {raw:>10,.0f} msg/s")
     print(f"relay drain rate (20k rows)  {drain:>10,.0f} events/s")
@@ -172,7 +295,14 @@ def main() -> None:
         f"p99 {percentile(latencies, 99):.1f} ms   (target p50 < 50 ms, p99 < 250 ms)"
     )
     if processes:
-        print(f"stack resident memory        {memory:>10,.0f} MB in {processes} processes   (target < 1,500 MB)")
+        print(f"stack memory (PSS)           {pss:>10,.0f} MB in {processes} processes   (target < 1,500 MB; "
+              f"RSS summed: {rss:,.0f} MB)")
+    if marketplace:
+        p50, p99 = statistics.median(orderable), percentile(orderable, 99)
+        print(f"ticket listed to orderable   p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        print(f"reservations, 20 clients     {reservations:>10,.0f} requests/s")
+        print(f"50-buyer race x 20           {races_created:>10} orders created (must be 20), "
+              f"{race_errors} server errors")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ def bench() -> int:
             **stack.client_env(profile),
             "BENCH_STACK_PID": str(os.getpid()),
             "BENCH_SERVICE_DIR": folder,
+            "BENCH_SERVICES": ",".join(s.name for s in services),
         }
         return subprocess.run([sys.executable, script], cwd=ROOT, env=env, stdin=subprocess.DEVNULL).returncode
     except StartupError as error:

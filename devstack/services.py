@@ -116,8 +116,9 @@ def processes(service: Service, profile: Profile) -> dict[str, list[str | Path]]
         procs["consumer"] = [VENV_BIN / "python", "manage.py", "consume_events"]
     if not service.publishes_events:  # nothing to relay: no worker or beat to keep in memory
         return procs
+    # Beat runs inside the worker (``-B``: a forked child sharing its memory), which keeps
+    # the local stack light; the Helm chart runs it as its own single-replica Deployment.
     procs["worker"] = [VENV_BIN / "celery", "-A", "config", "worker", "-l", "INFO", "--pool", "threads",
-                       "--concurrency", "4", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    procs["beat"] = [VENV_BIN / "celery", "-A", "config", "beat", "-l", "INFO",
-                     "-S", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile="]
+                       "--concurrency", "4", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                       "-B", "-S", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile="]
     return procs

@@ -323,5 +323,8 @@ def logging_settings(service_name: str) -> dict[str, Any]:
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
             "celery.beat": {"level": "WARNING"},
+            # one line per relay run every few seconds would drown everything else
+            "celery.app.trace": {"level": "WARNING"},
+            "celery.worker.strategy": {"level": "WARNING"},
         },
     }
