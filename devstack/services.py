@@ -120,5 +120,5 @@ def processes(service: Service, profile: Profile) -> dict[str, list[str | Path]]
     # the local stack light; the Helm chart runs it as its own single-replica Deployment.
     procs["worker"] = [VENV_BIN / "celery", "-A", "config", "worker", "-l", "INFO", "--pool", "threads",
                        "--concurrency", "4", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                       "-B", "-S", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile="]
+                       "-B", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
     return procs
