@@ -1,0 +1,54 @@
+"""Events the expiration service consumes.
+
+``order.created`` schedules the order's deadline. ``order.cancelled`` and
+``order.completed`` are not in SPEC §4's list for this service: they only spare an
+event the orders service would ignore anyway, and are safe in any order against
+``order.created`` (they arrive on other topics, so they may overtake it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from expirations import services
+from expirations.models import Expiration
+from ticketing_shared.events.registry import Event, PoisonMessage, handles
+
+
+class OrderCreatedData(serializers.Serializer):
+    """Only what this service needs of ``{id, status, user_id, expires_at, version, ticket}``."""
+
+    id = serializers.UUIDField()
+    expires_at = serializers.DateTimeField()
+
+
+class OrderEndedData(serializers.Serializer):
+    id = serializers.UUIDField()
+
+
+def parse(event: Event, schema: type[serializers.Serializer]) -> dict[str, Any]:
+    """The event's data, validated; data that can never be applied is a poison message."""
+    serializer = schema(data=event.data)
+    if not serializer.is_valid():
+        raise PoisonMessage(f"{event.type} {event.id} has invalid data: {serializer.errors}")
+    return serializer.validated_data
+
+
+@handles("order.created")
+def order_created(event: Event) -> None:
+    data = parse(event, OrderCreatedData)
+    services.expiration_schedule(order_id=data["id"], expires_at=data["expires_at"])
+
+
+@handles("order.cancelled")
+def order_cancelled(event: Event) -> None:
+    data = parse(event, OrderEndedData)
+    services.expiration_stand_down(order_id=data["id"], reason=Expiration.Status.ORDER_CANCELLED)
+
+
+@handles("order.completed")
+def order_completed(event: Event) -> None:
+    data = parse(event, OrderEndedData)
+    services.expiration_stand_down(order_id=data["id"], reason=Expiration.Status.ORDER_COMPLETED)
