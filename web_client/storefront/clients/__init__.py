@@ -1,0 +1,5 @@
+"""One small client per service API (SPEC §3); views call these, never ``requests``."""
+
+from storefront.clients.base import ApiError, FieldError, Page, ServiceUnavailable, SessionExpired
+
+__all__ = ["ApiError", "FieldError", "Page", "ServiceUnavailable", "SessionExpired"]

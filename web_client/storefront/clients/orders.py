@@ -1,0 +1,91 @@
+"""The orders service: ``/api/orders...``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from storefront.clients.base import Page, ServiceClient, page_params, retry_while_not_found
+
+PENDING = ("created", "awaiting_payment")
+
+
+@dataclass(frozen=True)
+class OrderTicket:
+    id: str
+    title: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    status: str  # created, awaiting_payment, complete or cancelled
+    expires_at: datetime
+    user_id: str
+    version: int
+    ticket: OrderTicket
+
+    @property
+    def seconds_left(self) -> int:
+        """Whole seconds until the reservation lapses; 0 once it has (or the order is over)."""
+        if self.status not in PENDING:
+            return 0
+        return max(0, int((self.expires_at - timezone.now()).total_seconds()))
+
+    @property
+    def is_pending(self) -> bool:
+        """Waiting for payment, and still in time for it."""
+        return self.seconds_left > 0
+
+    @property
+    def has_expired(self) -> bool:
+        """Past ``expires_at`` but not cancelled yet: the expiration event is on its way."""
+        return self.status in PENDING and self.seconds_left == 0
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in PENDING
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Order:
+        expires_at = parse_datetime(str(data["expires_at"]))
+        if expires_at is None:
+            raise ValueError(f"bad expires_at {data['expires_at']!r}")
+        ticket = data["ticket"]
+        return cls(
+            id=str(data["id"]),
+            status=data["status"],
+            expires_at=expires_at,
+            user_id=str(data["user_id"]),
+            version=int(data.get("version", 0)),
+            ticket=OrderTicket(
+                id=str(ticket["id"]), title=ticket.get("title", ""), price=Decimal(str(ticket["price"]))
+            ),
+        )
+
+
+class OrdersClient(ServiceClient):
+    service = "orders"
+
+    def create(self, *, ticket_id: str) -> Order:
+        """Reserve a ticket. A ticket listed a moment ago may not have reached the orders service yet."""
+        response = retry_while_not_found(
+            lambda: self.request("POST", "/api/orders", json={"ticket_id": ticket_id}, authenticated=True)
+        )
+        return Order.from_api(response.json())
+
+    def list_mine(self, *, page: int = 1, size: int = 20) -> Page[Order]:
+        response = self.request("GET", "/api/orders", params=page_params(page, size), authenticated=True)
+        return Page.from_response(response.json(), number=page, size=size, parse=Order.from_api)
+
+    def get(self, order_id: str) -> Order:
+        return Order.from_api(self.request("GET", f"/api/orders/{order_id}", authenticated=True).json())
+
+    def cancel(self, order_id: str) -> None:
+        self.request("DELETE", f"/api/orders/{order_id}", authenticated=True)

@@ -1,0 +1,45 @@
+"""The payments service: ``/api/payments``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from storefront.clients.base import ServiceClient, retry_while_not_found
+
+
+@dataclass(frozen=True)
+class Payment:
+    id: str
+    order_id: str
+    stripe_id: str
+    amount: Decimal
+    status: str
+
+
+class PaymentsClient(ServiceClient):
+    service = "payments"
+
+    def pay(self, *, order_id: str, payment_method: str) -> Payment:
+        """Charge the order with a Stripe.js card token (``tok_...``) or PaymentMethod id.
+
+        A 402 carries Stripe's decline message. An order made a moment ago may not
+        have reached the payments service yet, so its 404 is retried for a moment;
+        the order id doubles as Stripe's idempotency key, so a retry never charges twice.
+        """
+        response = retry_while_not_found(
+            lambda: self.request(
+                "POST",
+                "/api/payments",
+                json={"order_id": order_id, "payment_method": payment_method},
+                authenticated=True,
+            )
+        )
+        body = response.json()
+        return Payment(
+            id=str(body["id"]),
+            order_id=str(body["order_id"]),
+            stripe_id=body.get("stripe_id", ""),
+            amount=Decimal(str(body["amount"])),
+            status=body.get("status", ""),
+        )

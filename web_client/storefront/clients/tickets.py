@@ -1,0 +1,76 @@
+"""The tickets service: ``/api/tickets...``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from storefront.clients.base import Page, ServiceClient, page_params
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    title: str
+    price: Decimal
+    user_id: str
+    order_id: str | None
+    version: int
+    status: str  # available, reserved or sold
+
+    @property
+    def is_available(self) -> bool:
+        return self.status == "available"
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Ticket:
+        order_id = str(data["order_id"]) if data.get("order_id") else None
+        # ``status`` goes beyond the SPEC's ticket; without it a held ticket cannot be told from a sold one.
+        status = data.get("status") or ("reserved" if order_id else "available")
+        return cls(
+            id=str(data["id"]),
+            title=data["title"],
+            price=Decimal(str(data["price"])),
+            user_id=str(data["user_id"]),
+            order_id=order_id,
+            version=int(data.get("version", 0)),
+            status=status,
+        )
+
+
+class TicketsClient(ServiceClient):
+    service = "tickets"
+
+    def list_available(self, *, search: str = "", page: int = 1, size: int = 12) -> Page[Ticket]:
+        """Free tickets, newest first (public)."""
+        params: dict[str, Any] = page_params(page, size)
+        if search:
+            params["search"] = search
+        response = self.request("GET", "/api/tickets", params=params)
+        return Page.from_response(response.json(), number=page, size=size, parse=Ticket.from_api)
+
+    def list_mine(self, *, page: int = 1, size: int = 20) -> Page[Ticket]:
+        response = self.request("GET", "/api/tickets/mine", params=page_params(page, size), authenticated=True)
+        return Page.from_response(response.json(), number=page, size=size, parse=Ticket.from_api)
+
+    def get(self, ticket_id: str) -> Ticket:
+        return Ticket.from_api(self.request("GET", f"/api/tickets/{ticket_id}").json())
+
+    def create(self, *, title: str, price: Decimal) -> Ticket:
+        body = {"title": title, "price": _money(price)}
+        response = self.request("POST", "/api/tickets", json=body, authenticated=True)
+        return Ticket.from_api(response.json())
+
+    def update(self, ticket_id: str, *, title: str, price: Decimal, version: int | None = None) -> Ticket:
+        """``version`` is the one the seller edited: if the ticket changed since, the service answers 409."""
+        body: dict[str, Any] = {"title": title, "price": _money(price)}
+        if version is not None:
+            body["version"] = version
+        response = self.request("PUT", f"/api/tickets/{ticket_id}", json=body, authenticated=True)
+        return Ticket.from_api(response.json())
+
+
+def _money(value: Decimal) -> str:
+    """SPEC money: a decimal string with two places (``"20.00"``)."""
+    return f"{value:.2f}"

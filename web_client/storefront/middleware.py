@@ -1,0 +1,42 @@
+"""Service failures the views leave alone become pages a person can read, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+
+from storefront.clients.base import ApiError, ServiceUnavailable, SessionExpired
+from storefront.errors import error_page
+from storefront.navigation import signin_redirect
+from storefront.session import UserSession
+
+logger = logging.getLogger(__name__)
+
+SESSION_EXPIRED = "Your session has expired. Please sign in again."
+
+
+class ServiceErrorMiddleware:
+    """A service down → 503 page; a dead session → sign-in page with a message;
+    an API's 403/404 → our friendly 403/404 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, ServiceUnavailable):
+            return error_page(request, 503, message=str(exception))
+        if isinstance(exception, SessionExpired):
+            UserSession.of(request).sign_out()
+            messages.warning(request, SESSION_EXPIRED)
+            return signin_redirect(request)
+        if isinstance(exception, ApiError):
+            if exception.status in (403, 404):
+                return error_page(request, exception.status, message=exception.message)
+            logger.warning("Unhandled %s from %s: %s", exception.status, exception.service, exception.message)
+            return error_page(request, 400, message=exception.message)
+        return None

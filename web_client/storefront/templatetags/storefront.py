@@ -1,0 +1,72 @@
+"""Money, states and form fields, rendered the same way on every page."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.forms import BoundField, CheckboxInput
+from django.utils.html import format_html
+
+register = template.Library()
+
+TICKET_STATES = {
+    "available": ("Free", "text-bg-success"),
+    "reserved": ("Held", "text-bg-warning"),
+    "sold": ("Sold", "text-bg-secondary"),
+}
+ORDER_STATES = {
+    "created": ("Awaiting payment", "text-bg-warning"),
+    "awaiting_payment": ("Awaiting payment", "text-bg-warning"),
+    "complete": ("Complete", "text-bg-success"),
+    "cancelled": ("Cancelled", "text-bg-secondary"),
+    "expired": ("Expired", "text-bg-secondary"),
+}
+
+
+@register.filter
+def money(value: Decimal | str | None) -> str:
+    """``Decimal("1234.5")`` → ``$1,234.50``."""
+    if value in (None, ""):
+        return ""
+    return f"{settings.CURRENCY_SYMBOL}{Decimal(str(value)):,.2f}"
+
+
+@register.simple_tag
+def ticket_state(ticket: Any) -> str:
+    label, css = TICKET_STATES.get(ticket.status, (ticket.status.title(), "text-bg-light"))
+    return format_html('<span class="badge {}" data-state="{}">{}</span>', css, ticket.status, label)
+
+
+@register.simple_tag
+def order_state(order: Any) -> str:
+    status = "expired" if order.has_expired else order.status
+    label, css = ORDER_STATES.get(status, (status.replace("_", " ").title(), "text-bg-light"))
+    return format_html('<span class="badge {}" data-state="{}">{}</span>', css, status, label)
+
+
+@register.filter
+def duration(seconds: int) -> str:
+    """``312`` → ``5:12``; what the countdown script shows too, before it starts."""
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+@register.inclusion_tag("storefront/includes/field.html")
+def form_field(field: BoundField, **attrs: Any) -> dict[str, Any]:
+    """A labelled Bootstrap field whose help text and errors are tied to the input (``aria-describedby``)."""
+    described_by = []
+    if field.help_text:
+        described_by.append(f"{field.auto_id}_help")
+    if field.errors:
+        described_by.append(f"{field.auto_id}_error")
+    is_check = isinstance(field.field.widget, CheckboxInput)
+    css = "form-check-input" if is_check else "form-control"
+    widget_attrs = {"class": f"{css} is-invalid" if field.errors else css, **attrs}
+    if described_by:
+        widget_attrs["aria-describedby"] = " ".join(described_by)
+    if field.errors:
+        widget_attrs["aria-invalid"] = "true"
+    return {"field": field, "widget": field.as_widget(attrs=widget_attrs)}

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from storefront.views import accounts, orders, tickets
+
+app_name = "storefront"
+
+urlpatterns = [
+    path("", tickets.home, name="home"),
+    path("signup", accounts.signup, name="signup"),
+    path("signin", accounts.signin, name="signin"),
+    path("signout", accounts.signout, name="signout"),
+    path("tickets/new", tickets.ticket_create, name="ticket_create"),
+    path("tickets/mine", tickets.my_tickets, name="my_tickets"),
+    path("tickets/<uuid:ticket_id>", tickets.ticket_detail, name="ticket"),
+    path("tickets/<uuid:ticket_id>/edit", tickets.ticket_edit, name="ticket_edit"),
+    path("tickets/<uuid:ticket_id>/buy", tickets.ticket_buy, name="ticket_buy"),
+    path("orders", orders.my_orders, name="my_orders"),
+    path("orders/<uuid:order_id>", orders.order_detail, name="order"),
+    path("orders/<uuid:order_id>/pay", orders.order_pay, name="order_pay"),
+    path("orders/<uuid:order_id>/cancel", orders.order_cancel, name="order_cancel"),
+]

@@ -1,0 +1,1 @@
+"""Thin views: read the form, call one service client, render or redirect."""

@@ -1,0 +1,117 @@
+"""Browse, sell, edit and buy tickets."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from storefront.clients.base import ApiError, ServiceUnavailable
+from storefront.clients.orders import OrdersClient
+from storefront.clients.tickets import Ticket, TicketsClient
+from storefront.errors import error_page
+from storefront.forms import TicketForm
+from storefront.navigation import signin_required
+from storefront.session import UserSession
+from storefront.views.paging import page_number
+
+HOME_PAGE_SIZE = 12
+SEARCH_MAX_LENGTH = 100
+NOT_YOURS = "Only the seller can edit this ticket."
+CHANGED_MEANWHILE = "This ticket was changed meanwhile. Here is its latest version; please make your change again."
+NOT_ORDERABLE_YET = "This ticket cannot be ordered just yet. Please try again in a moment."
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("search", "").strip()[:SEARCH_MAX_LENGTH]
+    page = TicketsClient().list_available(search=search, page=page_number(request), size=HOME_PAGE_SIZE)
+    query = urlencode({"search": search}) if search else ""
+    return render(request, "storefront/home.html", {"page": page, "search": search, "query": query})
+
+
+def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
+    ticket = TicketsClient().get(str(ticket_id))
+    user = UserSession.of(request).user
+    is_seller = user is not None and user.id == ticket.user_id
+    return render(request, "storefront/ticket_detail.html", {"ticket": ticket, "is_seller": is_seller})
+
+
+@signin_required
+def ticket_create(request: HttpRequest) -> HttpResponse:
+    form = TicketForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            ticket = TicketsClient(UserSession.of(request)).create(
+                title=form.cleaned_data["title"], price=form.cleaned_data["price"]
+            )
+        except (ApiError, ServiceUnavailable) as error:
+            form.add_api_error(error)
+        else:
+            messages.success(request, f"“{ticket.title}” is on sale.")
+            return redirect("storefront:ticket", ticket_id=ticket.id)
+    return render(
+        request, "storefront/ticket_form.html", {"form": form, "ticket": None}, status=400 if form.errors else 200
+    )
+
+
+@signin_required
+def ticket_edit(request: HttpRequest, ticket_id: str) -> HttpResponse:
+    session = UserSession.of(request)
+    client = TicketsClient(session)
+    ticket = client.get(str(ticket_id))
+    if session.user is None or ticket.user_id != session.user.id:
+        return error_page(request, 403, message=NOT_YOURS)
+    if request.method != "POST":
+        form = TicketForm(initial=_form_values(ticket))
+    else:
+        form = TicketForm(request.POST)
+        if form.is_valid():
+            try:
+                ticket = client.update(
+                    ticket.id,
+                    title=form.cleaned_data["title"],
+                    price=form.cleaned_data["price"],
+                    version=form.cleaned_data["version"],
+                )
+            except ApiError as error:
+                if error.status != 409:
+                    form.add_api_error(error)
+                else:  # changed by someone else meanwhile: start again from the latest version
+                    messages.error(request, CHANGED_MEANWHILE)
+                    return redirect("storefront:ticket_edit", ticket_id=ticket.id)
+            except ServiceUnavailable as error:
+                form.add_api_error(error)
+            else:
+                messages.success(request, f"“{ticket.title}” was updated.")
+                return redirect("storefront:ticket", ticket_id=ticket.id)
+    return render(
+        request, "storefront/ticket_form.html", {"form": form, "ticket": ticket}, status=400 if form.errors else 200
+    )
+
+
+@signin_required
+def my_tickets(request: HttpRequest) -> HttpResponse:
+    page = TicketsClient(UserSession.of(request)).list_mine(page=page_number(request))
+    return render(request, "storefront/my_tickets.html", {"page": page})
+
+
+@require_POST
+@signin_required
+def ticket_buy(request: HttpRequest, ticket_id: str) -> HttpResponse:
+    try:
+        order = OrdersClient(UserSession.of(request)).create(ticket_id=str(ticket_id))
+    except ApiError as error:
+        messages.error(request, NOT_ORDERABLE_YET if error.status == 404 else error.message)
+        return redirect("storefront:ticket", ticket_id=ticket_id)
+    minutes = max(1, round(order.seconds_left / 60))
+    messages.success(
+        request, f"The ticket is reserved for you. Pay within {minutes} minute{'s' if minutes != 1 else ''} to keep it."
+    )
+    return redirect("storefront:order", order_id=order.id)
+
+
+def _form_values(ticket: Ticket) -> dict:
+    return {"title": ticket.title, "price": ticket.price, "version": ticket.version}
