@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,8 @@ def parse_order_event(event: Event, *, with_expiry: bool = False) -> OrderEvent:
     )
 
 
-def _apply(change, **kwargs) -> None:
+def _apply(change: Callable[..., Any], **kwargs: Any) -> None:
+    """Run a service; what can never apply (an unknown or mismatched ticket) is a poison message."""
     try:
         change(**kwargs)
     except (services.UnknownTicket, services.OrderTicketMismatch) as error:
