@@ -1,0 +1,56 @@
+"""Operators see payments with their Stripe ids and can refund one; the order replica is read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from rest_framework.exceptions import APIException
+
+from payments import services
+from payments.models import Order, Payment
+from payments.stripe_gateway import InvalidRequest
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "order_id", "stripe_id", "amount", "currency", "status", "refund_id", "created_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["id", "order__id", "stripe_id", "refund_id"]
+    list_select_related = ["order"]
+    date_hierarchy = "created_at"
+    actions = ["refund"]
+
+    @admin.action(description="Refund through Stripe", permissions=["change"])
+    def refund(self, request, queryset: QuerySet[Payment]) -> None:
+        """The same service as the automatic refund: Stripe first, then ``payment.refunded``."""
+        for payment in queryset:
+            try:
+                refunded = services.payment_refund_request(payment_id=payment.pk)
+            except (APIException, InvalidRequest) as error:
+                message = getattr(error, "detail", None) or str(error)
+                if isinstance(message, list):
+                    message = " ".join(str(item) for item in message)
+                self.message_user(request, f"{payment}: not refunded: {message}", messages.ERROR)
+            else:
+                if refunded.status == Payment.Status.REFUNDED:
+                    self.message_user(request, f"{refunded}: refunded ({refunded.refund_id})", messages.SUCCESS)
+                else:
+                    self.message_user(request, f"{refunded}: refund under way", messages.INFO)
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["id", "user_id", "status", "price", "expires_at", "version", "payment_attempts"]
+    list_filter = ["status"]
+    search_fields = ["id", "user_id", "ticket_id"]

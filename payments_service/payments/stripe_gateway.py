@@ -1,0 +1,243 @@
+"""Every call we make to Stripe, and what its failures mean to us.
+
+The SDK's errors become three outcomes the rest of the service reasons about: the
+card was declined (402, Stripe's message), Stripe refused our request as invalid,
+or Stripe could not be reached or answered with a server error (503; try again).
+Settings come from ``settings.STRIPE``; the local run and the tests point
+``API_BASE`` at localstripe.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import stripe
+from django.conf import settings
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_UNAVAILABLE = "Payment provider unavailable, please try again"
+
+# Currencies Stripe charges in whole units (https://docs.stripe.com/currencies#zero-decimal).
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
+)
+
+
+class CardDeclined(APIException):
+    status_code = status.HTTP_402_PAYMENT_REQUIRED
+    default_detail = "Your card was declined."
+    default_code = "card_declined"
+
+
+class ProviderUnavailable(APIException):
+    """Stripe could not be reached or failed on its side: nothing is known to have happened."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = PROVIDER_UNAVAILABLE
+    default_code = "payment_provider_unavailable"
+
+
+class InvalidRequest(Exception):
+    """Stripe refused the request itself (unknown payment method, an object in the wrong state...)."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+
+
+class BadWebhook(Exception):
+    """A webhook whose signature or body does not check out."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """The parts of a PaymentIntent we act on."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    error_message: str = ""
+
+    @classmethod
+    def from_stripe(cls, obj: Any) -> Intent:
+        """From an SDK object or the plain dict of a webhook's payload."""
+        data = obj.to_dict() if isinstance(obj, stripe.StripeObject) else obj
+        error = data.get("last_payment_error") or {}
+        return cls(
+            id=data["id"],
+            status=data["status"],
+            amount=int(data["amount"]),
+            currency=str(data["currency"]).lower(),
+            metadata={str(key): str(value) for key, value in (data.get("metadata") or {}).items()},
+            error_message=str(error.get("message") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    type: str
+    object: dict[str, Any]
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """``Decimal("20.00")`` in usd is 2000 cents."""
+    exponent = 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
+    return int((amount * 10**exponent).to_integral_value())
+
+
+def from_minor_units(amount: int, currency: str) -> Decimal:
+    exponent = 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
+    return (Decimal(amount) / 10**exponent).quantize(Decimal("0.01"))
+
+
+def client() -> stripe.StripeClient:
+    config = settings.STRIPE
+    return _client(config["SECRET_KEY"], config["API_BASE"], config["TIMEOUT_SECONDS"], config["MAX_NETWORK_RETRIES"])
+
+
+@lru_cache(maxsize=4)
+def _client(secret_key: str, api_base: str, timeout: float, max_network_retries: int) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        secret_key,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=max_network_retries,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+def _call(operation: str, func, *args, **kwargs):
+    """Run one SDK call, translating its errors into ours."""
+    try:
+        return func(*args, **kwargs)
+    except stripe.CardError as error:
+        raise CardDeclined(error.user_message or CardDeclined.default_detail) from error
+    except stripe.InvalidRequestError as error:
+        raise InvalidRequest(
+            error.user_message or str(error), http_status=error.http_status, code=error.code
+        ) from error
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        logger.warning("Stripe unavailable during %s: %s", operation, error)
+        raise ProviderUnavailable() from error
+    except stripe.StripeError as error:  # authentication, permission, idempotency: our configuration
+        logger.error("Stripe refused %s: %s", operation, error)
+        raise ProviderUnavailable() from error
+
+
+def customer_for_token(*, token: str, email: str, idempotency_key: str) -> tuple[str, str]:
+    """Save a Stripe.js card token on a new customer; return ``(customer id, card id)``.
+
+    localstripe and Stripe alike accept a token as a customer's source, and the
+    card it becomes can then pay a PaymentIntent (STACK.md).
+    """
+    params: dict[str, Any] = {"source": token}
+    if email:
+        params["email"] = email
+    customer = _call(
+        "customer creation",
+        client().v1.customers.create,
+        params=params,
+        options={"idempotency_key": idempotency_key},
+    )
+    return customer.id, customer.default_source
+
+
+def create_intent(
+    *,
+    amount: int,
+    currency: str,
+    payment_method: str,
+    customer: str | None,
+    metadata: dict[str, str],
+    idempotency_key: str,
+) -> Intent:
+    """A PaymentIntent with its payment method, not yet confirmed: nothing is charged yet."""
+    params: dict[str, Any] = {
+        "amount": amount,
+        "currency": currency,
+        "payment_method": payment_method,
+        "metadata": metadata,
+    }
+    if customer:
+        params["customer"] = customer
+    intent = _call(
+        "PaymentIntent creation",
+        client().v1.payment_intents.create,
+        params=params,
+        options={"idempotency_key": idempotency_key},
+    )
+    return Intent.from_stripe(intent)
+
+
+def confirm_intent(intent_id: str, *, idempotency_key: str) -> Intent:
+    """Charge the card. A decline raises :class:`CardDeclined` with Stripe's message."""
+    intent = _call(
+        "PaymentIntent confirmation",
+        client().v1.payment_intents.confirm,
+        intent_id,
+        options={"idempotency_key": idempotency_key},
+    )
+    return Intent.from_stripe(intent)
+
+
+def retrieve_intent(intent_id: str) -> Intent:
+    return Intent.from_stripe(_call("PaymentIntent retrieval", client().v1.payment_intents.retrieve, intent_id))
+
+
+def cancel_intent(intent_id: str) -> Intent:
+    """Make sure an abandoned PaymentIntent can never be charged."""
+    return Intent.from_stripe(_call("PaymentIntent cancellation", client().v1.payment_intents.cancel, intent_id))
+
+
+def cancel_intent_quietly(intent_id: str) -> None:
+    """Best effort, for intents that cannot be charged anyway (declined, or never confirmed)."""
+    try:
+        cancel_intent(intent_id)
+    except (InvalidRequest, ProviderUnavailable, CardDeclined) as error:
+        logger.info("Could not cancel PaymentIntent %s: %s", intent_id, error)
+
+
+def refund_intent(intent_id: str, *, idempotency_key: str) -> str:
+    """Refund a PaymentIntent in full; return the refund's id.
+
+    An existing refund is reused, so a refund retried after a crash (or on a Stripe
+    double that ignores idempotency keys) is never paid out twice.
+    """
+    existing = _call("refund lookup", client().v1.refunds.list, params={"payment_intent": intent_id, "limit": 10})
+    for refund in existing.data:
+        if refund.status in ("succeeded", "pending"):
+            return refund.id
+    refund = _call(
+        "refund",
+        client().v1.refunds.create,
+        params={"payment_intent": intent_id},
+        options={"idempotency_key": idempotency_key},
+    )
+    return refund.id
+
+
+def parse_webhook(payload: bytes, signature: str | None) -> WebhookEvent:
+    """Verify the ``Stripe-Signature`` header against our webhook secret, then parse."""
+    if not signature:
+        raise BadWebhook("Missing Stripe-Signature header")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE["WEBHOOK_SECRET"])
+    except stripe.SignatureVerificationError as error:
+        raise BadWebhook("Invalid Stripe signature") from error
+    except ValueError as error:
+        raise BadWebhook("Invalid webhook payload") from error
+    try:
+        return WebhookEvent(id=event.id, type=event.type, object=event.data.object.to_dict())
+    except (AttributeError, KeyError, TypeError) as error:
+        raise BadWebhook("Invalid webhook payload") from error

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from payments import views
+
+urlpatterns = [
+    path("payments", views.payment_create, name="payment-create"),
+    path("payments/webhook", views.stripe_webhook, name="stripe-webhook"),
+]

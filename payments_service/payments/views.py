@@ -1,0 +1,56 @@
+"""The payments API (SPEC §3, payments_service)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from payments import services
+from payments import stripe_gateway as gateway
+from payments.serializers import PaymentCreateSerializer, PaymentSerializer
+
+
+@extend_schema(
+    request=PaymentCreateSerializer,
+    responses={
+        201: PaymentSerializer,
+        400: OpenApiResponse(description="Invalid input; the order is cancelled, expired or already paid"),
+        402: OpenApiResponse(description="The card was declined (Stripe's message)"),
+        403: OpenApiResponse(description="Not the buyer of this order"),
+        404: OpenApiResponse(description="No such order (yet)"),
+        503: OpenApiResponse(description="Stripe unreachable; nothing was charged, try again"),
+    },
+)
+@api_view(["POST"])
+def payment_create(request: Request) -> Response:
+    """Pay for one's own order; the order then becomes complete."""
+    serializer = PaymentCreateSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    payment = services.payment_create(
+        order_id=serializer.validated_data["order_id"],
+        user_id=request.user.id,
+        email=request.user.email,
+        payment_method=serializer.validated_data["payment_method"],
+    )
+    return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    request=None,
+    responses={200: OpenApiResponse(description="Event received"), 400: OpenApiResponse(description="Bad signature")},
+)
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def stripe_webhook(request: Request) -> Response:
+    """Stripe's events, authenticated by their signature (``STRIPE_WEBHOOK_SECRET``), not a JWT."""
+    try:
+        event = gateway.parse_webhook(request.body, request.headers.get("Stripe-Signature"))
+    except gateway.BadWebhook as error:
+        raise exceptions.ValidationError(str(error)) from error
+    services.stripe_event_handle(event)
+    return Response({"received": True})
