@@ -224,20 +224,25 @@ def _attempt_take_over(claim: _Claim) -> Payment | None:
 
 def _finalise_abandoned_intent(intent_id: str) -> Intent:
     """What became of an intent nobody is working on: succeeded, processing, or now cancelled."""
+    intent = _retrieve_intent(intent_id)
+    if intent.status in _CANCELLABLE:
+        try:
+            intent = gateway.cancel_intent(intent_id)
+        except gateway.InvalidRequest:  # it moved on meanwhile (confirmed by a late request)
+            intent = _retrieve_intent(intent_id)
+    return intent
+
+
+def _retrieve_intent(intent_id: str) -> Intent:
+    """An intent Stripe does not know could never be charged: it counts as cancelled."""
     try:
-        intent = gateway.retrieve_intent(intent_id)
+        return gateway.retrieve_intent(intent_id)
     except gateway.InvalidRequest as error:
         if error.http_status != 404:
             logger.error("Stripe refuses to show PaymentIntent %s: %s", intent_id, error)
             raise ProviderUnavailable() from error
         logger.warning("PaymentIntent %s is unknown to Stripe: nothing to charge or refund", intent_id)
         return Intent(id=intent_id, status="canceled", amount=0, currency="")
-    if intent.status in _CANCELLABLE:
-        try:
-            intent = gateway.cancel_intent(intent_id)
-        except gateway.InvalidRequest:  # it moved on meanwhile (confirmed by a late request)
-            intent = gateway.retrieve_intent(intent_id)
-    return intent
 
 
 def _attempt_charge(claim: _Claim, *, payment_method: str, email: str) -> Intent:
@@ -280,7 +285,7 @@ def _attempt_charge(claim: _Claim, *, payment_method: str, email: str) -> Intent
         raise
     except gateway.InvalidRequest as error:  # refused outright: did it charge anyway?
         try:
-            intent = gateway.retrieve_intent(intent.id)
+            intent = _retrieve_intent(intent.id)
         except ProviderUnavailable:
             claim.rows().update(attempt=None, lease_until=None)
             raise

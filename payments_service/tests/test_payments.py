@@ -334,3 +334,37 @@ def test_a_card_that_needs_3d_secure_is_402_and_records_nothing(buyer, order, ou
     assert response.json() == {"errors": [{"message": services.NEEDS_AUTHENTICATION}]}
     assert not Payment.objects.exists()
     assert [intent.status for intent in intents_for(order.id)] == ["canceled"]
+
+
+def test_a_timeout_after_stripe_charged_is_503_and_the_retry_records_that_charge(buyer, order, outbox, monkeypatch):
+    """Stripe charged but its answer never arrived: the retry must find that charge, not make another."""
+    confirm = gateway.confirm_intent
+
+    def confirm_then_lose_the_answer(intent_id, **kwargs):
+        confirm(intent_id, **kwargs)
+        raise gateway.ProviderUnavailable()
+
+    monkeypatch.setattr(gateway, "confirm_intent", confirm_then_lose_the_answer)
+    first = pay(buyer, order.id)
+    monkeypatch.setattr(gateway, "confirm_intent", confirm)
+
+    assert first.status_code == 503
+    assert first.json() == {"errors": [{"message": "Payment provider unavailable, please try again"}]}
+    assert outbox() == []
+    [charged] = intents_for(order.id)
+
+    retry = pay(buyer, order.id)
+
+    assert retry.status_code == 201, retry.json()
+    assert retry.json()["stripe_id"] == charged.id
+    assert [intent.id for intent in intents_for(order.id)] == [charged.id]
+    assert len(outbox("payment.created")) == 1
+
+
+def test_a_dead_attempt_whose_intent_stripe_does_not_know_is_replaced(buyer, order):
+    PaymentFactory(order=order, stripe_id="pi_unknown_to_stripe", attempt=None, lease_until=None)
+
+    response = pay(buyer, order.id)
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["stripe_id"] != "pi_unknown_to_stripe"
