@@ -1,4 +1,5 @@
 from django.urls import include, path
+
 from storefront.views.health import healthz, readyz
 
 urlpatterns = [

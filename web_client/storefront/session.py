@@ -27,6 +27,8 @@ from storefront.clients.auth import AuthClient, SignedIn
 from storefront.clients.base import SessionExpired
 
 SESSION_KEY = "auth"
+PAID_KEY = "paid_orders"
+PAID_REMEMBERED = 20
 REFRESH_LOCK_SECONDS = 10
 
 
@@ -77,6 +79,15 @@ class UserSession:
 
     def sign_out(self) -> None:
         self._session.flush()
+
+    def remember_payment(self, order_id: str) -> None:
+        """The payments service took the money; the order turns ``complete`` when its event arrives."""
+        paid = [str(order_id), *(known for known in self.paid_order_ids if known != str(order_id))]
+        self._session[PAID_KEY] = paid[:PAID_REMEMBERED]
+
+    @property
+    def paid_order_ids(self) -> list[str]:
+        return list(self._session.get(PAID_KEY, []))
 
     def refresh(self, rejected_access: str) -> str:
         """A fresh access token for one the services refused; :class:`SessionExpired` if none can be had."""

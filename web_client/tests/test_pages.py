@@ -7,8 +7,8 @@ from io import StringIO
 
 from django.core.management import call_command
 from django.test import Client
-from storefront.clients.tickets import TicketsClient
 
+from storefront.clients.tickets import TicketsClient
 from tests.conftest import TICKETS, page_json
 
 
@@ -21,6 +21,7 @@ def test_healthz_and_readyz(client):
 
 def test_readyz_is_503_when_redis_does_not_answer(client, monkeypatch):
     from redis.exceptions import ConnectionError as RedisConnectionError
+
     from storefront.views import health
 
     def refuse(*args, **kwargs):

@@ -6,8 +6,8 @@ from importlib import import_module
 
 from django.conf import settings
 from responses import matchers
-from storefront.session import UserSession
 
+from storefront.session import UserSession
 from tests.conftest import AUTH, ORDERS, bearer, errors, flashes, page_json, session_data
 
 

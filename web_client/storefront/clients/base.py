@@ -208,6 +208,18 @@ def retry_while_not_found(call: Callable[[], T], *, statuses: Iterable[int] = (4
         delay = min(delay * 2, 0.5)
 
 
+def poll(call: Callable[[], T], *, until: Callable[[T], bool], timeout: float) -> T:
+    """Call until ``until(result)`` holds or ``timeout`` seconds pass; the last result either way."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        result = call()
+        if until(result) or time.monotonic() + delay > deadline:
+            return result
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a SPEC list (``count``, ``results``), with page-number arithmetic."""

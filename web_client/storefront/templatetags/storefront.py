@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,8 @@ from django import template
 from django.conf import settings
 from django.forms import BoundField, CheckboxInput
 from django.utils.html import format_html
+
+from storefront.clients.orders import PENDING
 
 register = template.Library()
 
@@ -23,6 +26,7 @@ ORDER_STATES = {
     "complete": ("Complete", "text-bg-success"),
     "cancelled": ("Cancelled", "text-bg-secondary"),
     "expired": ("Expired", "text-bg-secondary"),
+    "paid": ("Payment received", "text-bg-info"),
 }
 
 
@@ -41,8 +45,14 @@ def ticket_state(ticket: Any) -> str:
 
 
 @register.simple_tag
-def order_state(order: Any) -> str:
-    status = "expired" if order.has_expired else order.status
+def order_state(order: Any, paid_ids: Iterable[str] = ()) -> str:
+    """``paid_ids``: orders this browser paid for, which the orders service may not show complete yet."""
+    if order.status in PENDING and order.id in paid_ids:
+        status = "paid"
+    elif order.has_expired:
+        status = "expired"
+    else:
+        status = order.status
     label, css = ORDER_STATES.get(status, (status.replace("_", " ").title(), "text-bg-light"))
     return format_html('<span class="badge {}" data-state="{}">{}</span>', css, status, label)
 

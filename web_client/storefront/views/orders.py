@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from storefront.clients.base import ApiError, ServiceUnavailable
-from storefront.clients.orders import Order, OrdersClient
+from storefront.clients.base import ApiError, ServiceUnavailable, poll
+from storefront.clients.orders import PENDING, Order, OrdersClient
 from storefront.clients.payments import PaymentsClient
 from storefront.forms import PaymentForm
 from storefront.navigation import signin_required
 from storefront.session import UserSession
 from storefront.views.paging import page_number
+
+logger = logging.getLogger(__name__)
 
 PAID = "Payment received. The ticket is yours!"
 CANCELLED = "Your order was cancelled and the ticket is back on sale."
@@ -45,6 +49,8 @@ def order_pay(request: HttpRequest, order_id: str) -> HttpResponse:
             form.add_api_error(error)
             status = 503
         else:
+            session.remember_payment(str(order_id))
+            _wait_for_completion(session, str(order_id))
             messages.success(request, PAID)
             return redirect("storefront:order", order_id=order_id)
     order = OrdersClient(session).get(str(order_id))
@@ -67,13 +73,32 @@ def order_cancel(request: HttpRequest, order_id: str) -> HttpResponse:
 
 @signin_required
 def my_orders(request: HttpRequest) -> HttpResponse:
-    page = OrdersClient(UserSession.of(request)).list_mine(page=page_number(request))
-    return render(request, "storefront/my_orders.html", {"page": page})
+    session = UserSession.of(request)
+    page = OrdersClient(session).list_mine(page=page_number(request))
+    return render(request, "storefront/my_orders.html", {"page": page, "paid_ids": session.paid_order_ids})
+
+
+def _wait_for_completion(session: UserSession, order_id: str) -> None:
+    """The order turns complete when the payment's event reaches the orders service,
+    usually within moments: wait for that briefly, so the next page shows it. The money
+    is taken either way, so a slow or failing orders service is no error here."""
+    try:
+        poll(
+            lambda: OrdersClient(session).get(order_id),
+            until=lambda order: order.status not in PENDING,
+            timeout=settings.SERVICE_PROPAGATION_WAIT_SECONDS,
+        )
+    except (ApiError, ServiceUnavailable) as error:
+        logger.info("Paid order %s not confirmed yet: %s", order_id, error)
 
 
 def _render_order(request: HttpRequest, order: Order, form: PaymentForm, *, status: int = 200) -> HttpResponse:
+    paid_ids = UserSession.of(request).paid_order_ids
     context = {
         "order": order,
+        "paid_ids": paid_ids,
+        # Paid, but the orders service has not heard yet: no pay form, no countdown.
+        "confirming": order.status in PENDING and order.id in paid_ids,
         "form": form,
         "stripe_js_url": settings.STRIPE_JS_URL,
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,

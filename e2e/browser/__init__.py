@@ -1,0 +1,1 @@
+"""Browser journeys through the storefront (a package, so its conftest does not shadow e2e's)."""

@@ -1,0 +1,169 @@
+"""Selling, buying, paying, declines and expiring reservations, as people do it in a browser."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from browser.conftest import PASSWORD, PHONE
+from conftest import eventually
+
+pytestmark = pytest.mark.usefixtures("tickets_url", "orders_url", "payments_url")
+
+VISA = "4242424242424242"
+DECLINED_AT_CONFIRM = "4000000000000341"
+
+
+def unique_title(what: str) -> str:
+    return f"{what} {uuid.uuid4().hex[:8]}"
+
+
+def list_ticket(seller, tickets_url: str, title: str, price: str = "20.00") -> dict:
+    response = seller.http.post(f"{tickets_url}/api/tickets", json={"title": title, "price": price})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def buy(visitor, title: str) -> None:
+    """From the search results to the order page."""
+    visitor.search(title)
+    visitor.page.get_by_role("link", name=title).click()
+    expect(visitor.page.get_by_role("heading", name=title)).to_be_visible()
+    visitor.page.get_by_role("button", name="Buy").click()
+    expect(visitor.page).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
+
+
+def test_sell_then_buy_and_pay(visitor, new_user, web_url):
+    title = unique_title("Jazz night")
+
+    seller = visitor("seller")
+    page = seller.page
+    email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+    page.goto("/")
+    seller.shot("home")
+    page.get_by_role("link", name="Sign up").click()
+    expect(page).to_have_title("Sign up · Ticket Market")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    seller.shot("sign-up")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_text(f"Welcome, {email}! Your account is ready.")).to_be_visible()
+    expect(page.get_by_test_id("current-user")).to_contain_text(email)
+
+    page.get_by_role("link", name="Sell a ticket").first.click()
+    expect(page).to_have_title("Sell a ticket · Ticket Market")
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Price").fill("42.50")
+    seller.shot("sell")
+    page.get_by_role("button", name="Put it on sale").click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    expect(page.get_by_test_id("price")).to_have_text("$42.50")
+    expect(page.get_by_role("link", name="Edit")).to_be_visible()
+    expect(page.get_by_role("button", name="Buy")).to_have_count(0)
+    seller.shot("ticket-as-seller")
+
+    page.get_by_role("link", name="My tickets").click()
+    row = page.locator("li", has_text=title)
+    expect(row.locator("[data-state]")).to_have_text("Free")
+    seller.shot("my-tickets")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You have signed out.")).to_be_visible()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+
+    buyer_user = new_user()
+    buyer = visitor("buyer")
+    page = buyer.page
+    buyer.search(title)
+    buyer.shot("search")
+    page.get_by_role("link", name=title).click()
+    page.get_by_role("link", name="Sign in to buy").click()
+    page.get_by_label("Email").fill(buyer_user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible()  # back where they were
+    buyer.shot("ticket-as-buyer")
+
+    page.get_by_role("button", name="Buy").click()
+    expect(page).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
+    expect(page.get_by_test_id("order-status")).to_have_text("Awaiting payment")
+    expect(page.locator("[data-countdown-clock]")).to_have_text(re.compile(r"^\d+:\d\d$"))
+    buyer.fill_card(VISA)
+    buyer.shot("order-pay")
+    page.get_by_role("button", name="Pay $42.50").click()
+    expect(page.get_by_text("Payment received. The ticket is yours!")).to_be_visible()
+    expect(page.get_by_test_id("order-status")).to_have_text("Complete")
+    expect(page.locator("#payment-form")).to_have_count(0)
+    buyer.shot("order-paid")
+
+    page.get_by_role("link", name="My orders").click()
+    expect(page).to_have_title("My orders · Ticket Market")
+    expect(page.locator("li", has_text=title).locator("[data-state]")).to_have_text("Complete")
+    buyer.shot("my-orders")
+
+    seller.sign_in(email)
+    seller.page.goto("/tickets/mine")
+
+    def sold() -> bool:
+        seller.page.reload()
+        return seller.page.locator("li", has_text=title).locator("[data-state]").inner_text() == "Sold"
+
+    eventually(sold, interval=0.5, what="the seller to see the ticket sold")
+    seller.shot("my-tickets-sold")
+
+
+def test_an_unpaid_reservation_expires_and_the_ticket_is_for_sale_again(
+    visitor, new_user, tickets_url, expiration_seconds
+):
+    if expiration_seconds > 60:
+        pytest.skip(f"reservations last {expiration_seconds} s here; run under make test (5 s)")
+    seller_user, buyer_user = new_user(), new_user()
+    title = unique_title("Opera matinee")
+    list_ticket(seller_user, tickets_url, title, "75.00")
+
+    buyer = visitor("buyer")
+    buyer.sign_in(buyer_user.email)
+    buy(buyer, title)
+    page = buyer.page
+    countdown = page.locator("[data-countdown]")
+    expect(countdown).to_contain_text("more")
+    buyer.shot("order-counting-down")
+
+    expect(countdown).to_have_text("This reservation has expired", timeout=(expiration_seconds + 5) * 1000)
+    expect(page.locator("#payment-form")).to_be_hidden()
+    expect(page.get_by_role("button", name="Cancel this order")).to_be_hidden()
+    buyer.shot("order-expired")
+
+    def back_on_sale() -> bool:
+        buyer.search(title)
+        return page.get_by_role("link", name=title).count() == 1
+
+    eventually(back_on_sale, timeout=30, interval=0.5, what="the ticket to be for sale again")
+    buyer.shot("ticket-back-on-sale")
+
+    page.get_by_role("link", name="My orders").click()
+    expect(page.locator("li", has_text=title).locator("[data-state]")).to_have_text(re.compile("Expired|Cancelled"))
+    buyer.shot("my-orders")
+
+
+def test_a_declined_card_shows_stripes_message_on_a_phone(visitor, new_user, tickets_url):
+    seller_user, buyer_user = new_user(), new_user()
+    title = unique_title("Stand-up comedy")
+    list_ticket(seller_user, tickets_url, title, "15.00")
+
+    buyer = visitor("buyer", viewport=PHONE)
+    buyer.sign_in(buyer_user.email)
+    buy(buyer, title)
+    page = buyer.page
+    buyer.fill_card(DECLINED_AT_CONFIRM)
+    page.get_by_role("button", name="Pay $15.00").click()
+
+    expect(page.locator("#card-errors")).to_have_text("Your card was declined.")
+    expect(page.get_by_test_id("order-status")).to_have_text(re.compile("Awaiting payment|Expired"))
+    buyer.shot("card-declined")
+
+    page.get_by_role("button", name="Toggle navigation").click()
+    expect(page.get_by_role("link", name="My orders")).to_be_visible()
+    buyer.shot("phone-menu")
