@@ -53,3 +53,6 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": PAYMENTS_RECONCILE_INTERVAL_SECONDS},
     },
 }
+
+# The Stripe SDK logs every request and response at INFO: keep its warnings only.
+LOGGING["loggers"]["stripe"] = {"level": env.str("STRIPE_LOG_LEVEL", default="WARNING")}  # noqa: F821
