@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from payments import stripe_gateway as gateway
 
+from payments import stripe_gateway as gateway
 from tests.factories import OrderFactory
 
 DECLINED_CARD = "4000000000000341"  # attaches, then every charge is declined

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import factory
 from django.utils import timezone
+
 from payments.models import Order, Payment
 
 

@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from payments.models import Payment
 
+from payments.models import Payment
 from tests.conftest import pay, refunds_for
 from tests.factories import OrderFactory
 

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 from django.db import connection
-from payments.models import Payment
 
+from payments.models import Payment
 from tests.conftest import intents_for, pay
 from tests.factories import OrderFactory
 from ticketing_shared.events.models import OutboxEvent

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from payments.models import Order, Payment
 
+from payments.models import Order, Payment
 from tests.conftest import pay, refunds_for
 from tests.factories import OrderFactory
 from ticketing_shared.events.registry import PoisonMessage, RetryLater
@@ -209,7 +209,6 @@ def test_a_cancelled_order_with_a_payment_in_flight_is_refunded_when_the_payment
 ):
     """The sweep settles an attempt whose request died; its order was cancelled meanwhile."""
     from payments.services import payments_reconcile
-
     from tests.conftest import charged_intent
     from tests.factories import PaymentFactory
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+
 from payments import services
 from payments import stripe_gateway as gateway
 from payments.models import Order, Payment
-
 from tests.conftest import (
     DECLINED_CARD,
     DECLINED_ON_ATTACH_CARD,

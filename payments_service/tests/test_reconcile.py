@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+
 from payments.models import Payment
 from payments.services import payments_reconcile
-
 from tests.conftest import charged_intent, intents_for
 from tests.factories import PaymentFactory
 

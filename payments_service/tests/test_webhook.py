@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 import requests
-from payments.models import Order, Payment
 
+from payments.models import Order, Payment
 from tests.conftest import charged_intent, pay, refunds_for, signature, stripe_event
 from tests.factories import OrderFactory
 
