@@ -98,7 +98,7 @@ def test_sell_then_buy_and_pay(visitor, new_user, web_url):
     expect(page.locator("#payment-form")).to_have_count(0)
     buyer.shot("order-paid")
 
-    page.get_by_role("link", name="My orders").click()
+    page.get_by_role("link", name="My orders", exact=True).click()
     expect(page).to_have_title("My orders · Ticket Market")
     expect(page.locator("li", has_text=title).locator("[data-state]")).to_have_text("Complete")
     buyer.shot("my-orders")
@@ -143,7 +143,7 @@ def test_an_unpaid_reservation_expires_and_the_ticket_is_for_sale_again(
     eventually(back_on_sale, timeout=30, interval=0.5, what="the ticket to be for sale again")
     buyer.shot("ticket-back-on-sale")
 
-    page.get_by_role("link", name="My orders").click()
+    page.get_by_role("link", name="My orders", exact=True).click()
     expect(page.locator("li", has_text=title).locator("[data-state]")).to_have_text(re.compile("Expired|Cancelled"))
     buyer.shot("my-orders")
 
@@ -165,5 +165,5 @@ def test_a_declined_card_shows_stripes_message_on_a_phone(visitor, new_user, tic
     buyer.shot("card-declined")
 
     page.get_by_role("button", name="Toggle navigation").click()
-    expect(page.get_by_role("link", name="My orders")).to_be_visible()
+    expect(page.get_by_role("link", name="My orders", exact=True)).to_be_visible()
     buyer.shot("phone-menu")
