@@ -9,12 +9,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 _DEFAULT_PORTS = {
+    # Below Linux's ephemeral range (32768+), so a client socket in TIME_WAIT never holds one.
     "dev": {
-        "POSTGRES": 55432, "REDIS": 56379, "KAFKA": 59092, "STRIPE": 8420, "WEB": 8000,
+        "POSTGRES": 15432, "REDIS": 16379, "KAFKA": 19092, "STRIPE": 8420, "WEB": 8000,
         "AUTH": 8001, "TICKETS": 8002, "ORDERS": 8003, "PAYMENTS": 8004, "EXPIRATION": 8005,
     },
     "test": {
-        "POSTGRES": 55433, "REDIS": 56380, "KAFKA": 59093, "STRIPE": 58420, "WEB": 18000,
+        "POSTGRES": 15433, "REDIS": 16380, "KAFKA": 19093, "STRIPE": 18420, "WEB": 18000,
         "AUTH": 18001, "TICKETS": 18002, "ORDERS": 18003, "PAYMENTS": 18004, "EXPIRATION": 18005,
     },
 }

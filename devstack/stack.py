@@ -5,9 +5,11 @@ Shared by ``dev``, the end-to-end tests and ``bench`` so all three run the same 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from devstack import infra
@@ -43,11 +45,27 @@ def start_services(sup: Supervisor, profile: Profile, services: list[Service]) -
         env = service_env(service, profile, keys)
         for kind, argv in processes(service, profile).items():
             sup.start(f"{service.name}.{kind}", argv, cwd=service.path, env=env)
+    if any(service.name == "payments" for service in services):
+        _register_stripe_webhook(profile)
     watched = [child for child in sup.children if not child.infra]
     for service in services:
         ready = f"{url(service, profile)}/readyz"
         wait_for(lambda ready=ready: http_status(ready) == 200, what=f"GET {ready} to answer 200", watch=watched,
                  timeout=READY_TIMEOUT)
+
+
+def _register_stripe_webhook(profile: Profile) -> None:
+    """Have the Stripe double send signed events to payments, as the Stripe dashboard would."""
+    payments = next(service for service in SERVICES if service.name == "payments")
+    body = json.dumps({
+        "url": f"{url(payments, profile)}/api/payments/webhook",
+        "secret": "whsec_local",  # STRIPE_WEBHOOK_SECRET of the local run (services.base_env)
+        "events": ["payment_intent.succeeded"],
+    }).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{profile.port('stripe')}/_config/webhooks/payments",
+                                     data=body, headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=5):
+        pass
 
 
 def _prepare(sup: Supervisor, service: Service, profile: Profile, keys: Keys) -> None:

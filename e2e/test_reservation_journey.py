@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+
 from conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("tickets_url", "orders_url")

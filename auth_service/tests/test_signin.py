@@ -1,7 +1,7 @@
 import pytest
-from accounts.models import User
 from django.test import override_settings
 
+from accounts.models import User
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -3,10 +3,10 @@ import uuid
 
 import jwt
 import pytest
-from accounts.models import User
 from django.conf import settings
 from django.db import connection
 
+from accounts.models import User
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -3,12 +3,12 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from accounts.models import User
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.models import User
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db

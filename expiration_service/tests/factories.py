@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import factory
 from django.utils import timezone
+
 from expirations.models import Expiration
 
 

@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
-from expirations.models import Expiration
 
+from expirations.models import Expiration
 from tests.factories import ExpirationFactory, due
 
 pytestmark = pytest.mark.django_db

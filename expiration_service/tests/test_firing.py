@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
+
 from expirations import services
 from expirations.models import Expiration
-
 from tests.factories import ExpirationFactory, due
 from ticketing_shared.events.models import OutboxEvent
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+
 from expirations.models import Expiration
 from expirations.services import expirations_fire_due
-
 from tests.conftest import order_created_data, order_ended_data
 from tests.factories import ExpirationFactory, due
 from ticketing_shared.events.models import ProcessedEvent

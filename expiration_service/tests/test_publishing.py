@@ -1,8 +1,8 @@
 """Fired expirations really reach Kafka, in the SPEC's envelope."""
 
 import pytest
-from expirations import services
 
+from expirations import services
 from tests.factories import ExpirationFactory, due
 from ticketing_shared.events.relay import relay_outbox
 

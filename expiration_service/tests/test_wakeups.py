@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
+
 from expirations import wakeups
 from expirations.tasks import fire_due
-
 from tests.conftest import order_created_data
 from tests.factories import ExpirationFactory, due
 

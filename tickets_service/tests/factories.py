@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import factory
 from django.utils import timezone
+
 from tickets.models import Ticket
 
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from tickets.models import Ticket
 
 from tests.factories import TicketFactory, order_created
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 

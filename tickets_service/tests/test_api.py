@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from tickets.models import Ticket
 
 from tests.conftest import SELLER_ID, errors
 from tests.factories import TicketFactory
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 

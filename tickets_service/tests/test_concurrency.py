@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from tickets.models import Ticket
 
 from tests.conftest import SELLER_ID, errors
 from tests.factories import TicketFactory, order_created, order_ended
 from ticketing_shared.events.models import OutboxEvent
 from ticketing_shared.versioning import VersionedModel
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

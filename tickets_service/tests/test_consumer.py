@@ -5,13 +5,13 @@ import time
 import uuid
 
 import pytest
-from tickets.models import Ticket
 
 from tests.factories import TicketFactory, order_created, order_ended
 from ticketing_shared.events.consumer import ConsumerRunner
 from ticketing_shared.events.models import DeadLetter
 from ticketing_shared.events.registry import registered_types
 from ticketing_shared.testing.helpers import envelope, produce_raw
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

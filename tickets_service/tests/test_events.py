@@ -3,11 +3,11 @@
 import uuid
 
 import pytest
-from tickets.models import Ticket
 
 from tests.conftest import SELLER_ID
 from tests.factories import order_created
 from ticketing_shared.events.relay import relay_outbox
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 

@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from tickets.models import Reservation, Ticket
 
 from tests.factories import TicketFactory, order_created, order_ended
 from ticketing_shared.events.models import ProcessedEvent
 from ticketing_shared.events.registry import PoisonMessage
+from tickets.models import Reservation, Ticket
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,10 @@ import uuid
 
 import pytest
 from django.db import connection
-from tickets import selectors
-from tickets.models import Ticket
 
 from tests.factories import TicketFactory
+from tickets import selectors
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 

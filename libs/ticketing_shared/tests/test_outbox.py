@@ -58,7 +58,7 @@ def test_the_relay_publishes_the_envelope_keyed_by_aggregate(kafka_broker, kafka
     assert value["data"] == {"id": str(widget_id), "name": "gizmo", "version": 0}
     assert value["occurred_at"].startswith(str(event.occurred_at.year))
     event.refresh_from_db()
-    assert event.published_at is not None and event.locked_until is None
+    assert event.published_at is not None
     assert relay.relay_outbox() == 0
 
 
@@ -70,18 +70,16 @@ def test_a_relay_killed_after_producing_loses_nothing_and_the_consumer_applies_o
         for widget_id in widget_ids:
             publish_widget(topics["created"], widget_id, 0)
 
-    def die(**kwargs):
+    def die(*args, **kwargs):
         raise SystemExit("relay killed between produce and mark")
 
     with monkeypatch.context() as patched:
-        patched.setattr(relay, "_mark", die)
+        patched.setattr(relay, "_mark_published", die)
         with pytest.raises(SystemExit):
             relay.relay_outbox()
 
-    # Produced but not marked: still pending, leased by the dead relay.
+    # Produced but not marked: still pending; the next relay sends them again.
     assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 5
-    assert relay.relay_outbox() == 0, "a live lease must not be stolen"
-    OutboxEvent.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
     assert relay.relay_outbox() == 5
     assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 0
 
@@ -95,6 +93,47 @@ def test_a_relay_killed_after_producing_loses_nothing_and_the_consumer_applies_o
     assert sorted(str(w) for w in AppliedLog.objects.values_list("event_id", flat=True)) == sorted(
         str(e) for e in OutboxEvent.objects.values_list("id", flat=True)
     )
+
+
+def test_while_one_relay_drains_another_returns_at_once_and_the_events_still_leave(topics, kafka_reader):
+    import psycopg
+    from django.db import connection
+
+    with transaction.atomic():
+        publish_widget(topics["created"], uuid.uuid4(), 0)
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [relay.DRAIN_LOCK_KEY])  # another relay is draining
+        assert relay.relay_outbox() == 0
+        assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 1
+    assert relay.relay_outbox() == 1  # its connection closed: the lock went with it
+    assert len(kafka_reader(topics["created"]).read(1)) == 1
+
+
+def test_an_event_committed_behind_the_relays_position_is_still_sent(topics, kafka_reader, monkeypatch):
+    """A transaction that took its sequence number first but committed last is not skipped."""
+    first, late = uuid.uuid4(), uuid.uuid4()
+    with transaction.atomic():
+        free_seq = publish_widget(topics["created"], uuid.uuid4(), 0).seq  # a sequence number taken...
+        publish_widget(topics["created"], first, 0)
+    OutboxEvent.objects.filter(seq=free_seq).delete()  # ...by a transaction that has not committed yet
+    late_event = None
+    original_read = relay._read
+
+    def read_then_commit_a_late_one(**kwargs):
+        nonlocal late_event
+        rows = original_read(**kwargs)
+        if late_event is None:
+            with transaction.atomic():
+                late_event = publish_widget(topics["created"], late, 0)
+            OutboxEvent.objects.filter(pk=late_event.pk).update(seq=free_seq)  # it commits now, behind us
+        return rows
+
+    monkeypatch.setattr(relay, "_read", read_then_commit_a_late_one)
+
+    assert relay.relay_outbox() == 2
+    keys = {m["key"] for m in kafka_reader(topics["created"]).read(2)}
+    assert keys == {str(first), str(late)}
 
 
 def test_two_relays_draining_one_outbox_keep_each_aggregates_order(kafka_broker, kafka_reader, topics):

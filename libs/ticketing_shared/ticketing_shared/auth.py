@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.models import TokenUser
 
@@ -32,3 +33,13 @@ class JWTAuthentication(JWTStatelessUserAuthentication):
     """Bearer token in, :class:`ServiceUser` out; anything wrong with the token is a 401."""
 
     www_authenticate_realm = "api"
+
+
+class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Tells the OpenAPI schema that the APIs take a Bearer JWT."""
+
+    target_class = "ticketing_shared.auth.JWTAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (RS256, issued by the auth service)"}

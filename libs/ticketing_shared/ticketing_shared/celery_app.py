@@ -21,7 +21,12 @@ def make_celery_app(service_name: str) -> Celery:
         "relay-outbox": {
             "task": "events.relay_outbox",
             "schedule": settings.OUTBOX["RELAY_INTERVAL_SECONDS"],
-            "options": {"expires": max(1.0, settings.OUTBOX["RELAY_INTERVAL_SECONDS"] * 2)},
+            # A tick nobody picked up in time is dropped, not queued behind a stalled worker
+            # (django-celery-beat's DatabaseScheduler reads expire_seconds, Celery expires).
+            "options": {
+                "expires": max(1.0, settings.OUTBOX["RELAY_INTERVAL_SECONDS"] * 2),
+                "expire_seconds": max(1, round(settings.OUTBOX["RELAY_INTERVAL_SECONDS"] * 2)),
+            },
         },
         "prune-outbox": {"task": "events.prune_outbox", "schedule": 3600.0},
         **settings.CELERY_BEAT_SCHEDULE,

@@ -151,7 +151,6 @@ def service_settings(
         "KAFKA": kafka_settings(debug=debug or testing),
         "OUTBOX": {
             "BATCH_SIZE": env.int("OUTBOX_BATCH_SIZE", default=1000),
-            "LEASE_SECONDS": env.int("OUTBOX_LEASE_SECONDS", default=60),
             "RELAY_INTERVAL_SECONDS": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=2.0),
             "RETENTION_HOURS": env.float("OUTBOX_RETENTION_HOURS", default=24 * 7),
             "NUDGE_ON_COMMIT": env.bool("OUTBOX_NUDGE_ON_COMMIT", default=True),

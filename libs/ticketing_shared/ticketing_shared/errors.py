@@ -53,7 +53,7 @@ def error_list(detail: Any, field: str | None = None) -> list[dict[str, str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF's handler, then our shape; Django's own exceptions mapped to DRF's first."""
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):

@@ -26,17 +26,12 @@ class OutboxEvent(models.Model):
     headers = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField()
     published_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True, help_text="Lease of the relay that claimed it.")
-    claimed_by = models.UUIDField(null=True, blank=True)
 
     class Meta:
         db_table = "events_outbox"
         ordering = ["-seq"]
         indexes = [
             models.Index(fields=["seq"], name="outbox_pending_idx", condition=Q(published_at__isnull=True)),
-            models.Index(
-                fields=["locked_until"], name="outbox_leased_idx", condition=Q(published_at__isnull=True)
-            ),
             models.Index(fields=["published_at"], name="outbox_published_idx"),
         ]
 

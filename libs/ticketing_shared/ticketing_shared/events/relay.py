@@ -1,13 +1,13 @@
 """Draining the outbox into Kafka.
 
-Each round claims a batch in a short transaction (a lease on the rows), produces
-it outside any transaction, and marks the acknowledged rows published in a second
-short transaction. A relay that dies mid-round leaves its rows leased; when the
-lease runs out another relay sends them again (at least once; consumers dedupe).
-
-Claims are serialised by an advisory lock and skip every aggregate that has rows
-leased by another relay, so one aggregate's events leave in commit order even
-with several relays running at once.
+One relay drains a service's outbox at a time: it holds a PostgreSQL advisory lock
+for the whole run, so the events of an aggregate leave in commit order however
+many workers are nudged at once, and no row needs a lease. It reads pending rows
+in sequence order, produces them outside any transaction (the next batch is read
+while the broker acknowledges the previous one) and marks acknowledged rows
+published. A relay that dies between producing and marking leaves its rows
+pending, and its lock goes with its connection: the next run sends them again
+(at least once; consumers dedupe by event id).
 """
 
 from __future__ import annotations
@@ -15,132 +15,115 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 
 from ticketing_shared.events.kafka import get_producer
 from ticketing_shared.events.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
-# pg_advisory_xact_lock key: serialises claims of this database's outbox.
-_CLAIM_LOCK_KEY = 0x7469636B6574  # "ticket"
+# Session-level advisory lock key: one draining relay per database.
+DRAIN_LOCK_KEY = 0x7469636B6574  # "ticket"
 
 
 @dataclass(frozen=True)
-class Claimed:
+class Pending:
     seq: int
-    id: str
     aggregateid: str
     type: str
     value: str
     headers: list[tuple[str, str]]
 
 
-def _claim(*, batch_size: int, lease_seconds: int, relay_id: uuid.UUID) -> list[Claimed]:
-    table = OutboxEvent._meta.db_table
-    source = settings.SERVICE_NAME
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK_KEY])
+@contextmanager
+def _drain_lock() -> Iterator[bool]:
+    """Yield whether this connection now drains the outbox (released on exit or disconnect)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DRAIN_LOCK_KEY])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [DRAIN_LOCK_KEY])
+
+
+def _read(*, after_seq: int, limit: int) -> list[Pending]:
+    """The next pending events by sequence, with the envelope built by PostgreSQL."""
+    with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH busy AS (
-                SELECT DISTINCT aggregateid FROM {table}
-                WHERE published_at IS NULL AND locked_until > now()
-            ), batch AS (
-                SELECT seq FROM {table}
-                WHERE published_at IS NULL
-                  AND (locked_until IS NULL OR locked_until <= now())
-                  AND aggregateid NOT IN (SELECT aggregateid FROM busy)
-                ORDER BY seq
-                LIMIT %s
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE {table} AS o
-            SET locked_until = now() + make_interval(secs => %s), claimed_by = %s
-            FROM batch WHERE o.seq = batch.seq
-            RETURNING o.seq, o.id::text, o.aggregateid, o.type,
+            SELECT seq, aggregateid, type,
                 json_build_object(
-                    'id', o.id, 'type', o.type, 'occurred_at', o.occurred_at,
-                    'source', %s::text, 'data', o.payload
+                    'id', id, 'type', type, 'occurred_at', occurred_at, 'source', %s::text, 'data', payload
                 )::text,
-                o.headers::text
+                id::text, headers::text
+            FROM {OutboxEvent._meta.db_table}
+            WHERE published_at IS NULL AND seq > %s
+            ORDER BY seq
+            LIMIT %s
             """,
-            [batch_size, lease_seconds, relay_id, source],
+            [settings.SERVICE_NAME, after_seq, limit],
         )
         rows = cursor.fetchall()
-    rows.sort(key=lambda row: row[0])
     return [
-        Claimed(seq=seq, id=event_id, aggregateid=key, type=event_type, value=value,
-                headers=_kafka_headers(event_id, event_type, headers))
-        for seq, event_id, key, event_type, value, headers in rows
+        Pending(seq, key, event_type, value, _kafka_headers(event_id, event_type, headers))
+        for seq, key, event_type, value, event_id, headers in rows
     ]
 
 
 def _kafka_headers(event_id: str, event_type: str, extra_json: str) -> list[tuple[str, str]]:
     headers = [("id", event_id), ("type", event_type)]
-    extra = json.loads(extra_json) if extra_json and extra_json != "{}" else {}
-    headers += [(str(name), str(value)) for name, value in extra.items() if name not in ("id", "type")]
+    if extra_json and extra_json != "{}":
+        headers += [(str(k), str(v)) for k, v in json.loads(extra_json).items() if k not in ("id", "type")]
     return headers
 
 
-def _mark(*, published: list[int], released: list[int], relay_id: uuid.UUID) -> None:
-    table = OutboxEvent._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        if published:
-            cursor.execute(
-                f"UPDATE {table} SET published_at = now(), locked_until = NULL "
-                f"WHERE seq = ANY(%s) AND claimed_by = %s",
-                [published, relay_id],
-            )
-        if released:
-            cursor.execute(
-                f"UPDATE {table} SET locked_until = NULL WHERE seq = ANY(%s) AND claimed_by = %s "
-                f"AND published_at IS NULL",
-                [released, relay_id],
-            )
+def _mark_published(seqs: list[int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {OutboxEvent._meta.db_table} SET published_at = now() WHERE seq = ANY(%s)", [seqs]
+        )
 
 
 class _InFlight:
-    """One claimed batch handed to the producer; delivery reports fill it in."""
+    """One batch handed to the producer; delivery reports fill it in."""
 
-    def __init__(self, batch: list[Claimed]) -> None:
-        self.seqs = [row.seq for row in batch]
+    def __init__(self, batch: list[Pending]) -> None:
+        self.size = len(batch)
+        self.last_seq = batch[-1].seq
         self.acked: list[int] = []
-        self.failed: list[int] = []
+        self.failed = 0
 
-    def report(self, seq: int):
-        def on_delivery(err, _msg) -> None:
+    def on_delivery(self, seq: int):
+        def report(err, _msg) -> None:
             if err is None:
                 self.acked.append(seq)
             else:
                 logger.error("Outbox event %s not delivered: %s", seq, err)
-                self.failed.append(seq)
+                self.failed += 1
 
-        return on_delivery
+        return report
 
     @property
     def complete(self) -> bool:
-        return len(self.acked) + len(self.failed) == len(self.seqs)
-
-    def unreported(self) -> list[int]:
-        reported = set(self.acked) | set(self.failed)
-        return [seq for seq in self.seqs if seq not in reported]
+        return len(self.acked) + self.failed == self.size
 
 
-def _send(producer, batch: list[Claimed]) -> _InFlight:
+def _send(producer, batch: list[Pending]) -> _InFlight:
     flight = _InFlight(batch)
     for row in batch:
         while True:
             try:
-                producer.produce(
-                    row.type, key=row.aggregateid, value=row.value, headers=row.headers,
-                    on_delivery=flight.report(row.seq),
-                )
+                producer.produce(row.type, key=row.aggregateid, value=row.value, headers=row.headers,
+                                 on_delivery=flight.on_delivery(row.seq))
                 break
             except BufferError:  # local queue full: let deliveries drain
                 producer.poll(0.05)
@@ -148,43 +131,64 @@ def _send(producer, batch: list[Claimed]) -> _InFlight:
     return flight
 
 
-def _settle(producer, flight: _InFlight, relay_id: uuid.UUID) -> bool:
-    """Wait for a batch's delivery reports and record them; False if any failed."""
+def _settle(producer, flight: _InFlight) -> bool:
+    """Wait for a batch's delivery reports and mark what was acknowledged; False if anything failed."""
     deadline = time.monotonic() + settings.KAFKA["FLUSH_TIMEOUT_SECONDS"]
     while not flight.complete and time.monotonic() < deadline:
         producer.poll(0.01)
-    failed = flight.failed + flight.unreported()
-    if failed:
-        logger.error("%d outbox events not acknowledged; they stay pending", len(failed))
-    _mark(published=flight.acked, released=failed, relay_id=relay_id)
-    return not failed
+    if flight.acked:
+        _mark_published(flight.acked)
+    unacknowledged = flight.size - len(flight.acked)
+    if unacknowledged:
+        logger.error("%d outbox events not acknowledged; they stay pending", unacknowledged)
+    return not unacknowledged
+
+
+def _drain(*, batch_size: int, deadline: float) -> tuple[int, bool]:
+    """Send everything pending, two batches in flight at most; stop at the first failure
+    (sending later events of an aggregate after a failed earlier one would break its order)."""
+    producer = get_producer()
+    in_flight: deque[_InFlight] = deque()
+    published = 0
+    after_seq = 0
+    healthy = True
+    while True:
+        batch = _read(after_seq=after_seq, limit=batch_size) if healthy and time.monotonic() < deadline else []
+        if batch:
+            in_flight.append(_send(producer, batch))
+            after_seq = batch[-1].seq
+        while in_flight and (not batch or len(in_flight) > 1 or in_flight[0].complete):
+            flight = in_flight.popleft()
+            healthy = _settle(producer, flight) and healthy
+            published += len(flight.acked)
+        if not batch and not in_flight:
+            # A transaction that took its sequence number before one we sent but committed
+            # after it was skipped above: look again from the start before stopping.
+            if healthy and after_seq and time.monotonic() < deadline:
+                after_seq = 0
+                continue
+            return published, healthy
 
 
 def relay_outbox(*, batch_size: int | None = None, max_seconds: float = 30.0) -> int:
     """Publish pending outbox events until none is left or time is up; return the count.
 
-    The next batch is claimed while the broker acknowledges the previous one, so the
-    database round trips overlap the network ones (two batches in flight at most).
+    Returns 0 at once when another relay is draining. Events committed while it held
+    the lock are picked up by the check after it lets go, so a nudge that found the
+    lock taken is never lost.
     """
     batch_size = batch_size or settings.OUTBOX["BATCH_SIZE"]
-    lease = settings.OUTBOX["LEASE_SECONDS"]
-    relay_id = uuid.uuid4()
-    producer = get_producer()
     deadline = time.monotonic() + max_seconds
-    in_flight: deque[_InFlight] = deque()
     published = 0
-    healthy = True
     while True:
-        batch = []
-        if healthy and time.monotonic() < deadline:
-            batch = _claim(batch_size=batch_size, lease_seconds=lease, relay_id=relay_id)
-        if batch:
-            in_flight.append(_send(producer, batch))
-        while in_flight and (not batch or len(in_flight) > 1 or in_flight[0].complete):
-            flight = in_flight.popleft()
-            healthy = _settle(producer, flight, relay_id) and healthy
-            published += len(flight.acked)
-        if not batch and not in_flight:
+        with _drain_lock() as draining:
+            if not draining:
+                return published
+            sent, healthy = _drain(batch_size=batch_size, deadline=deadline)
+            published += sent
+        if not healthy or time.monotonic() >= deadline:  # the next beat tick tries again
+            break
+        if not OutboxEvent.objects.filter(published_at__isnull=True).exists():
             break
     if published:
         logger.debug("Relayed %d outbox events", published)

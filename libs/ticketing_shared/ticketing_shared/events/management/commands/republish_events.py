@@ -40,7 +40,7 @@ class Command(BaseCommand):
             events = events.filter(type__in=types)
         if from_seq is None and to_seq is None and not since and not types:
             raise CommandError("Name a range: --from-seq/--to-seq, --since or --type")
-        queued = events.update(published_at=None, locked_until=None, claimed_by=None)
+        queued = events.update(published_at=None)
         self.stdout.write(f"{queued} events queued for publishing again")
         if no_relay or not queued:
             return
