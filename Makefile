@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-dev.txt $(wildcard */requirements.txt) libs/ticketing_shared/pyproject.toml
 
-.PHONY: install dev test bench lint clean
+.PHONY: install dev test bench lint images clean
 
 install: $(STAMP)
 
@@ -42,6 +42,19 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# One image per service, built from the repository root (each needs libs/ticketing_shared).
+IMAGE_PREFIX ?= ticketing
+IMAGE_TAG ?= dev
+IMAGES := auth:auth_service tickets:tickets_service orders:orders_service payments:payments_service \
+	expiration:expiration_service web:web_client
+
+images:
+	@command -v docker >/dev/null || { echo "make images needs a Docker engine"; exit 1; }
+	set -e; for image in $(IMAGES); do \
+		name=$${image%%:*}; folder=$${image#*:}; \
+		DOCKER_BUILDKIT=1 docker build -f $$folder/Dockerfile -t $(IMAGE_PREFIX)/$$name:$(IMAGE_TAG) .; \
+	done
 
 clean:
 	rm -rf .data
