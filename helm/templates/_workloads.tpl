@@ -182,6 +182,9 @@ The secret half of the environment, as references, plus the values built from th
       - key: ca.crt
         path: ca.crt
 {{- end }}
+{{- with $values.config.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "ticketing.volumeMounts" -}}
@@ -201,6 +204,9 @@ The secret half of the environment, as references, plus the values built from th
 - name: kafka-ca
   mountPath: /etc/ticketing/kafka
   readOnly: true
+{{- end }}
+{{- with $values.config.extraVolumeMounts }}
+{{ toYaml . }}
 {{- end }}
 {{- end -}}
 

@@ -138,3 +138,15 @@ def test_production_values_use_the_given_kafka_with_sasl_and_tls(external):
     client = pod_spec(external.get("Deployment", f"{PREFIX}-web-client"))
     assert "KAFKA_SASL_PASSWORD" not in env_of(client["containers"][0])
     assert "kafka-ca" not in {v["name"] for v in client["volumes"]}
+
+
+def test_production_values_verify_the_database_certificate(external):
+    """verify-full needs the provider's CA: the example mounts it into every container that connects."""
+    for workload in external.of_kind("Deployment") + external.of_kind("Job"):
+        spec = pod_spec(workload)
+        assert {"name": "database-ca", "configMap": {"name": "database-ca"}} in spec["volumes"]
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            assert env_of(container)["PGSSLROOTCERT"]["value"] == "/etc/ticketing/database-ca/ca.pem"
+            assert {"name": "database-ca", "mountPath": "/etc/ticketing/database-ca", "readOnly": True} in container[
+                "volumeMounts"
+            ]
