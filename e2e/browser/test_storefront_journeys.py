@@ -53,8 +53,17 @@ def test_sell_then_buy_and_pay(visitor, new_user, web_url):
     expect(page.get_by_text(f"Welcome, {email}! Your account is ready.")).to_be_visible()
     expect(page.get_by_test_id("current-user")).to_contain_text(email)
 
+    page.goto(f"/tickets/{uuid.uuid4()}")
+    expect(page).to_have_title("Page not found · Ticket Market")
+    seller.shot("not-found")
+
     page.get_by_role("link", name="Sell a ticket").first.click()
     expect(page).to_have_title("Sell a ticket · Ticket Market")
+    page.get_by_label("Price").fill("0")
+    page.get_by_role("button", name="Put it on sale").click()
+    expect(page.get_by_label("Title")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Price")).to_have_accessible_description("Price must be greater than 0.")
+    seller.shot("sell-errors")
     page.get_by_label("Title").fill(title)
     page.get_by_label("Price").fill("42.50")
     seller.shot("sell")
@@ -134,6 +143,7 @@ def test_an_unpaid_reservation_expires_and_the_ticket_is_for_sale_again(
     expect(countdown).to_have_text("This reservation has expired", timeout=(expiration_seconds + 5) * 1000)
     expect(page.locator("#payment-form")).to_be_hidden()
     expect(page.get_by_role("button", name="Cancel this order")).to_be_hidden()
+    expect(page.get_by_test_id("order-status")).to_have_text("Expired")
     buyer.shot("order-expired")
 
     def back_on_sale() -> bool:
@@ -165,5 +175,6 @@ def test_a_declined_card_shows_stripes_message_on_a_phone(visitor, new_user, tic
     buyer.shot("card-declined")
 
     page.get_by_role("button", name="Toggle navigation").click()
+    expect(page.locator("#main-nav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))  # opened, not opening
     expect(page.get_by_role("link", name="My orders", exact=True)).to_be_visible()
     buyer.shot("phone-menu")

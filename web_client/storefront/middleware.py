@@ -35,8 +35,10 @@ class ServiceErrorMiddleware:
             messages.warning(request, SESSION_EXPIRED)
             return signin_redirect(request)
         if isinstance(exception, ApiError):
-            if exception.status in (403, 404):
-                return error_page(request, exception.status, message=exception.message)
+            if exception.status == 404:  # the API's "Not found." says less than our page
+                return error_page(request, 404)
+            if exception.status == 403:
+                return error_page(request, 403, message=exception.message)
             logger.warning("Unhandled %s from %s: %s", exception.status, exception.service, exception.message)
             return error_page(request, 400, message=exception.message)
         return None

@@ -43,6 +43,7 @@ def test_an_order_past_its_time_is_expired_even_before_it_is_cancelled(signed_in
 
     assert "This reservation has expired" in html
     assert 'data-state="expired">Expired</span>' in html
+    assert f'<a href="/tickets/{order["ticket"]["id"]}">See whether the ticket is for sale again</a>' in html
     assert not pay_form_present(html)
     assert "js.stripe.com" not in html
 

@@ -132,7 +132,9 @@ def test_an_unknown_ticket_gets_the_friendly_404_page(client, api):
     response = client.get(f"/tickets/{missing}")
 
     assert response.status_code == 404
-    assert "<title>Page not found · Ticket Market</title>" in response.content.decode()
+    html = response.content.decode()
+    assert "<title>Page not found · Ticket Market</title>" in html
+    assert "We looked everywhere, but this page does not exist (any more)." in html
 
 
 def test_selling_needs_a_signed_in_user(client):
@@ -280,7 +282,7 @@ def test_buying_reserves_and_goes_to_the_order(signed_in, api):
 
     assert response["Location"] == f"/orders/{order['id']}"
     assert bearer(api.calls[0]) == "Bearer access-1"
-    assert flashes(response) == ["The ticket is reserved for you. Pay within 15 minutes to keep it."]
+    assert flashes(response) == ["The ticket is reserved for you. Pay below to keep it."]
 
 
 def test_buying_a_ticket_the_orders_service_has_not_heard_of_yet_waits_for_it(signed_in, api):

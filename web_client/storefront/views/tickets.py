@@ -22,6 +22,7 @@ HOME_PAGE_SIZE = 12
 SEARCH_MAX_LENGTH = 100
 NOT_YOURS = "Only the seller can edit this ticket."
 CHANGED_MEANWHILE = "This ticket was changed meanwhile. Here is its latest version; please make your change again."
+RESERVED = "The ticket is reserved for you. Pay below to keep it."
 NOT_ORDERABLE_YET = "This ticket cannot be ordered just yet. Please try again in a moment."
 
 
@@ -106,10 +107,7 @@ def ticket_buy(request: HttpRequest, ticket_id: str) -> HttpResponse:
     except ApiError as error:
         messages.error(request, NOT_ORDERABLE_YET if error.status == 404 else error.message)
         return redirect("storefront:ticket", ticket_id=ticket_id)
-    minutes = max(1, round(order.seconds_left / 60))
-    messages.success(
-        request, f"The ticket is reserved for you. Pay within {minutes} minute{'s' if minutes != 1 else ''} to keep it."
-    )
+    messages.success(request, RESERVED)
     return redirect("storefront:order", order_id=order.id)
 
 

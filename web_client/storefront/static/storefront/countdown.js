@@ -4,7 +4,8 @@
  * rather than comparing with expires_at, makes a wrong clock on the visitor's
  * computer harmless. At zero the countdown says data-expired-text, and everything
  * marked data-hide-on-expiry in the same data-countdown-scope (the pay form,
- * the cancel button) goes away.
+ * the cancel button) goes away, everything marked data-show-on-expiry appears, and
+ * the badge inside data-status-on-expiry turns to "Expired".
  */
 (function () {
   "use strict";
@@ -29,6 +30,15 @@
     scope.querySelectorAll("[data-hide-on-expiry]").forEach(function (hidden) {
       hidden.hidden = true;
     });
+    scope.querySelectorAll("[data-show-on-expiry]").forEach(function (shown) {
+      shown.hidden = false;
+    });
+    var badge = scope.querySelector("[data-status-on-expiry] .badge");
+    if (badge) {
+      badge.className = "badge text-bg-secondary";
+      badge.setAttribute("data-state", "expired");
+      badge.textContent = "Expired";
+    }
     var announce = scope.querySelector("[data-countdown-announce]");
     if (announce) {
       announce.textContent = text;
