@@ -432,7 +432,7 @@ metadata:
   labels: {{- include "ticketing.labels" (dict "component" $component "context" .context) | nindent 4 }}
   {{- with include "ticketing.annotations" .context }}{{ . | nindent 2 }}{{ end }}
 spec:
-  {{- if not (kindIs "invalid" $web.pdb.minAvailable | or (eq (toString $web.pdb.minAvailable) "")) }}
+  {{- if toString ($web.pdb.minAvailable | default "") }}
   minAvailable: {{ $web.pdb.minAvailable }}
   {{- else }}
   maxUnavailable: {{ $web.pdb.maxUnavailable | default 1 }}

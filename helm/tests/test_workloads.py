@@ -214,6 +214,12 @@ def test_web_deployments_get_disruption_budgets_and_optional_autoscalers(default
     assert f"{PREFIX}-orders-web" in toggled.names("PodDisruptionBudget")
 
 
+def test_disruption_budgets_take_min_available_when_given(external):
+    budget = external.get("PodDisruptionBudget", f"{PREFIX}-orders-web")["spec"]
+    assert budget["minAvailable"] == 1
+    assert "maxUnavailable" not in budget
+
+
 def test_a_service_can_scale_and_switch_processes_alone(render):
     manifests = render(
         *FAST,
