@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,14 +26,14 @@ CANCELLED = "Your order was cancelled and the ticket is back on sale."
 
 
 @signin_required
-def order_detail(request: HttpRequest, order_id: str) -> HttpResponse:
+def order_detail(request: HttpRequest, order_id: UUID) -> HttpResponse:
     order = OrdersClient(UserSession.of(request)).get(str(order_id))
     return _render_order(request, order, PaymentForm())
 
 
 @require_POST
 @signin_required
-def order_pay(request: HttpRequest, order_id: str) -> HttpResponse:
+def order_pay(request: HttpRequest, order_id: UUID) -> HttpResponse:
     """Takes the Stripe.js token the page made and has the payments service charge it."""
     session = UserSession.of(request)
     form = PaymentForm(request.POST)
@@ -59,7 +60,7 @@ def order_pay(request: HttpRequest, order_id: str) -> HttpResponse:
 
 @require_POST
 @signin_required
-def order_cancel(request: HttpRequest, order_id: str) -> HttpResponse:
+def order_cancel(request: HttpRequest, order_id: UUID) -> HttpResponse:
     try:
         OrdersClient(UserSession.of(request)).cancel(str(order_id))
     except ApiError as error:

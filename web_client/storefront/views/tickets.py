@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from urllib.parse import urlencode
+from uuid import UUID
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -33,7 +34,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "storefront/home.html", {"page": page, "search": search, "query": query})
 
 
-def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
+def ticket_detail(request: HttpRequest, ticket_id: UUID) -> HttpResponse:
     ticket = TicketsClient().get(str(ticket_id))
     user = UserSession.of(request).user
     is_seller = user is not None and user.id == ticket.user_id
@@ -59,7 +60,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 
 
 @signin_required
-def ticket_edit(request: HttpRequest, ticket_id: str) -> HttpResponse:
+def ticket_edit(request: HttpRequest, ticket_id: UUID) -> HttpResponse:
     session = UserSession.of(request)
     client = TicketsClient(session)
     ticket = client.get(str(ticket_id))
@@ -101,7 +102,7 @@ def my_tickets(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @signin_required
-def ticket_buy(request: HttpRequest, ticket_id: str) -> HttpResponse:
+def ticket_buy(request: HttpRequest, ticket_id: UUID) -> HttpResponse:
     try:
         order = OrdersClient(UserSession.of(request)).create(ticket_id=str(ticket_id))
     except ApiError as error:
