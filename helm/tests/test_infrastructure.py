@@ -150,3 +150,10 @@ def test_production_values_verify_the_database_certificate(external):
             assert {"name": "database-ca", "mountPath": "/etc/ticketing/database-ca", "readOnly": True} in container[
                 "volumeMounts"
             ]
+
+
+def test_kafka_keeps_its_log_in_a_folder_of_the_volume(default):
+    (kafka,) = pod_spec(default.get("StatefulSet", f"{PREFIX}-kafka"))["containers"]
+    log_dirs = env_of(kafka)["KAFKA_LOG_DIRS"]["value"]
+    (mount,) = [m["mountPath"] for m in kafka["volumeMounts"] if m["name"] == "data"]
+    assert log_dirs.startswith(mount + "/")
