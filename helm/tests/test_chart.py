@@ -80,3 +80,34 @@ def test_switching_infrastructure_off_requires_the_external_one(helm, values, me
     result = run_helm(helm, "template", "shop", str(CHART), *FAST, *values)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_install_notes_say_where_the_site_is_and_how_to_make_an_operator(helm):
+    result = run_helm(helm, "install", "shop", str(CHART), "--dry-run=client", "--namespace", "shop", *FAST)
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "http://ticketing.local/" in notes
+    assert "exec deploy/shop-ticketing-auth-web" in notes
+    assert "OPERATOR_EMAIL=" in notes and "OPERATOR_PASSWORD=" in notes and "manage.py ensure_operator" in notes
+    assert "manage.py make_staff" in notes
+    assert "Stripe keys are missing" in notes
+
+
+def test_install_notes_drop_the_warnings_that_do_not_apply(helm):
+    result = run_helm(
+        helm,
+        "install",
+        "shop",
+        str(CHART),
+        "--dry-run=client",
+        "--namespace",
+        "shop",
+        *FAST,
+        "-f",
+        str(CHART / "examples" / "external-infra.yaml"),
+    )
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "https://tickets.example.com/" in notes
+    assert "Stripe keys are missing" not in notes
+    assert "single-node" not in notes
