@@ -47,7 +47,7 @@ lint: install
 IMAGE_PREFIX ?= ticketing
 IMAGE_TAG ?= dev
 IMAGES := auth:auth_service tickets:tickets_service orders:orders_service payments:payments_service \
-	expiration:expiration_service web:web_client
+	expiration:expiration_service web-client:web_client
 
 images:
 	@command -v docker >/dev/null || { echo "make images needs a Docker engine"; exit 1; }

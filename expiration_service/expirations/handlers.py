@@ -8,13 +8,11 @@ event the orders service would ignore anyway, and are safe in any order against
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from expirations import services
 from expirations.models import Expiration
-from ticketing_shared.events.registry import Event, PoisonMessage, handles
+from ticketing_shared.events.registry import Event, handles, validated
 
 
 class OrderCreatedData(serializers.Serializer):
@@ -28,27 +26,19 @@ class OrderEndedData(serializers.Serializer):
     id = serializers.UUIDField()
 
 
-def parse(event: Event, schema: type[serializers.Serializer]) -> dict[str, Any]:
-    """The event's data, validated; data that can never be applied is a poison message."""
-    serializer = schema(data=event.data)
-    if not serializer.is_valid():
-        raise PoisonMessage(f"{event.type} {event.id} has invalid data: {serializer.errors}")
-    return serializer.validated_data
-
-
 @handles("order.created")
 def order_created(event: Event) -> None:
-    data = parse(event, OrderCreatedData)
+    data = validated(event, OrderCreatedData)
     services.expiration_schedule(order_id=data["id"], expires_at=data["expires_at"])
 
 
 @handles("order.cancelled")
 def order_cancelled(event: Event) -> None:
-    data = parse(event, OrderEndedData)
+    data = validated(event, OrderEndedData)
     services.expiration_stand_down(order_id=data["id"], reason=Expiration.Status.ORDER_CANCELLED)
 
 
 @handles("order.completed")
 def order_completed(event: Event) -> None:
-    data = parse(event, OrderEndedData)
+    data = validated(event, OrderEndedData)
     services.expiration_stand_down(order_id=data["id"], reason=Expiration.Status.ORDER_COMPLETED)

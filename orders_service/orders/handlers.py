@@ -7,13 +7,11 @@ own if it did (every one is a no-op the second time).
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from orders import services
 from orders.models import Order
-from ticketing_shared.events.registry import Event, PoisonMessage, handles
+from ticketing_shared.events.registry import Event, PoisonMessage, handles, validated
 
 
 class TicketCreatedData(serializers.Serializer):
@@ -38,17 +36,9 @@ class PaymentCreatedData(serializers.Serializer):
     order_id = serializers.UUIDField()
 
 
-def parse(event: Event, schema: type[serializers.Serializer]) -> dict[str, Any]:
-    """The event's data, validated; data that can never be applied is a poison message."""
-    serializer = schema(data=event.data)
-    if not serializer.is_valid():
-        raise PoisonMessage(f"{event.type} {event.id} has invalid data: {serializer.errors}")
-    return serializer.validated_data
-
-
 @handles("ticket.created")
 def ticket_created(event: Event) -> None:
-    data = parse(event, TicketCreatedData)
+    data = validated(event, TicketCreatedData)
     services.ticket_replica_create(
         ticket_id=data["id"],
         title=data["title"],
@@ -60,7 +50,7 @@ def ticket_created(event: Event) -> None:
 
 @handles("ticket.updated")
 def ticket_updated(event: Event) -> None:
-    data = parse(event, TicketUpdatedData)
+    data = validated(event, TicketUpdatedData)
     services.ticket_replica_update(
         ticket_id=data["id"], title=data["title"], price=data["price"], version=data["version"]
     )
@@ -68,7 +58,7 @@ def ticket_updated(event: Event) -> None:
 
 @handles("expiration.complete")
 def expiration_complete(event: Event) -> None:
-    data = parse(event, ExpirationCompleteData)
+    data = validated(event, ExpirationCompleteData)
     try:
         services.order_expire(order_id=data["order_id"])
     except Order.DoesNotExist:
@@ -79,7 +69,7 @@ def expiration_complete(event: Event) -> None:
 
 @handles("payment.created")
 def payment_created(event: Event) -> None:
-    data = parse(event, PaymentCreatedData)
+    data = validated(event, PaymentCreatedData)
     try:
         services.order_complete(order_id=data["order_id"])
     except Order.DoesNotExist:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
 from payments import services
 from payments.serializers import OrderChangedData, OrderCreatedData
-from ticketing_shared.events.registry import Event, PoisonMessage, handles
-
-
-def _valid(serializer_class: type[serializers.Serializer], event: Event) -> dict:
-    serializer = serializer_class(data=event.data)
-    if not serializer.is_valid():
-        raise PoisonMessage(f"{event.type} {event.id} does not match its schema: {serializer.errors}")
-    return serializer.validated_data
+from ticketing_shared.events.registry import Event, handles, validated
 
 
 @handles("order.created")
 def order_created(event: Event) -> None:
-    data = _valid(OrderCreatedData, event)
+    data = validated(event, OrderCreatedData)
     services.order_replica_create(
         order_id=data["id"],
         user_id=data["user_id"],
@@ -33,11 +24,11 @@ def order_created(event: Event) -> None:
 @handles("order.cancelled")
 def order_cancelled(event: Event) -> None:
     """Before its ``order.created`` (another topic) the order is unknown: RetryLater, from replica_apply."""
-    data = _valid(OrderChangedData, event)
+    data = validated(event, OrderChangedData)
     services.order_replica_cancel(order_id=data["id"], version=data["version"])
 
 
 @handles("order.completed")
 def order_completed(event: Event) -> None:
-    data = _valid(OrderChangedData, event)
+    data = validated(event, OrderChangedData)
     services.order_replica_complete(order_id=data["id"], version=data["version"])

@@ -1,10 +1,12 @@
 from django.urls import include, path
 
 from storefront.views.health import healthz, readyz
+from ticketing_shared.metrics import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("storefront.urls")),
 ]
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -144,15 +145,18 @@ _register_lock = threading.Lock()
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    """HTTP metrics everywhere; the event-flow gauges where the service has an outbox."""
     global _registered
+    has_events = apps.is_installed("ticketing_shared.events")
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
-        registry.register(EventFlowCollector())
+        if has_events:
+            registry.register(EventFlowCollector())
     else:
         registry = REGISTRY
         with _register_lock:
-            if not _registered:
+            if has_events and not _registered:
                 REGISTRY.register(EventFlowCollector())
                 _registered = True
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

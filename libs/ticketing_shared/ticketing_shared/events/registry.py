@@ -61,6 +61,15 @@ class Event:
         )
 
 
+def validated(event: Event, schema: type[Any]) -> dict[str, Any]:
+    """``event.data`` checked by a DRF serializer class; data that can never be applied is a
+    :class:`PoisonMessage` (dead-lettered, not retried)."""
+    serializer = schema(data=event.data)
+    if not serializer.is_valid():
+        raise PoisonMessage(f"{event.type} {event.id} does not match its schema: {serializer.errors}")
+    return serializer.validated_data
+
+
 def handles(event_type: str) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of ``event_type``."""
 

@@ -84,6 +84,15 @@ class KafkaReader:
             messages += batch
         return messages
 
+    def read_key(self, key: str, *, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """The first ``count`` messages keyed ``key``, skipping others (topics are shared by
+        every suite that runs on the same broker)."""
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count and time.monotonic() < deadline:
+            found += [m for m in self.read(1, timeout=max(0.1, deadline - time.monotonic())) if m["key"] == key]
+        return found
+
     def close(self) -> None:
         self.consumer.close()
 
