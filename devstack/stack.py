@@ -69,6 +69,8 @@ def _register_stripe_webhook(profile: Profile) -> None:
 
 
 def _prepare(sup: Supervisor, service: Service, profile: Profile, keys: Keys) -> None:
+    if not service.backend:  # the web client has no database
+        return
     env = service_env(service, profile, keys)
     _manage(service, ["migrate", "--noinput"], env)
     if _has_command(service, "ensure_operator"):
