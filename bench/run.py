@@ -269,6 +269,53 @@ def buyer_races(seller: requests.Session, buyers: list[requests.Session], rounds
     return created, errors
 
 
+def payment_rate(seller: requests.Session, buyers: list[requests.Session], count: int = 100,
+                 clients: int = 10) -> float:
+    """Requests per second of ``POST /api/payments`` (card ``pm_card_visa``, charged on the Stripe
+    double) from ``clients`` concurrent buyers, each paying its own reserved orders."""
+    payers = buyers[:clients]
+    orders: list[tuple[requests.Session, str]] = []
+    for n in range(count):
+        ticket_id = list_ticket(seller, f"Payment {n}")
+        wait_until_orderable(seller, ticket_id)
+        buyer = payers[n % clients]
+        response = buyer.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id})
+        response.raise_for_status()
+        orders.append((buyer, response.json()["id"]))
+        if n % 10 == 0 or n == count - 1:
+            progress("reserving to pay", n + 1, count)
+    for _, order_id in orders:  # the payments service knows an order once the seller gets 403, not 404
+        deadline = time.monotonic() + 30
+        while seller.post(f"{api('payments')}/api/payments",
+                          json={"order_id": order_id, "payment_method": "pm_card_visa"}).status_code == 404:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"order {order_id} never reached the payments service")
+            time.sleep(0.01)
+    done = 0
+    lock = threading.Lock()
+
+    def pay(index: int) -> int:
+        nonlocal done
+        failures = 0
+        for buyer, order_id in orders[index::clients]:
+            response = buyer.post(f"{api('payments')}/api/payments",
+                                  json={"order_id": order_id, "payment_method": "pm_card_visa"})
+            failures += response.status_code != 201
+            with lock:
+                done += 1
+                if done % 10 == 0 or done == count:
+                    progress("paying", done, count)
+        return failures
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        failures = sum(pool.map(pay, range(clients)))
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{failures} payments failed")
+    return count / elapsed
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
@@ -286,6 +333,9 @@ def main() -> None:
         orderable = ticket_to_orderable_latency(seller)
         reservations = reservation_rate(seller, buyers)
         races_created, race_errors = buyer_races(seller, buyers)
+    paying = "payments" in os.environ.get("BENCH_SERVICES", "")
+    if marketplace and paying:
+        payments = payment_rate(seller, buyers)
     print()
     print(f"raw producer rate            {raw:>10,.0f} msg/s")
     print(f"relay drain rate (20k rows)  {drain:>10,.0f} events/s")
@@ -303,6 +353,8 @@ def main() -> None:
         print(f"reservations, 20 clients     {reservations:>10,.0f} requests/s")
         print(f"50-buyer race x 20           {races_created:>10} orders created (must be 20), "
               f"{race_errors} server errors")
+    if marketplace and paying:
+        print(f"payments, 10 clients         {payments:>10,.1f} requests/s (charged on the Stripe double)")
 
 
 if __name__ == "__main__":
