@@ -36,18 +36,28 @@ class Keys:
     public: Path
 
 
+def external() -> set[str]:
+    """Infrastructure already running on its port (``DEVSTACK_EXTERNAL=postgres,redis``, e.g.
+    CI service containers): waited for, never started. PostgreSQL must trust user ``postgres``."""
+    return {name.strip() for name in os.environ.get("DEVSTACK_EXTERNAL", "").split(",") if name.strip()}
+
+
 def start_infra(sup: Supervisor, profile: Profile) -> None:
-    """Start all four, then wait for each: they boot in parallel."""
+    """Start all four (less the external ones), then wait for each: they boot in parallel."""
     profile.data_dir.mkdir(parents=True, exist_ok=True)
-    user = _init_postgres(profile)
-    postgres = sup.start("postgres", _postgres_argv(profile), cwd=_pgdata(profile), user=user,
-                         stop_signal=signal.SIGINT, infra=True)  # SIGINT: fast shutdown, no waiting for clients
-    redis = sup.start("redis", _redis_argv(profile), infra=True)
+    postgres = redis = None
+    if "postgres" not in external():
+        user = _init_postgres(profile)
+        postgres = sup.start("postgres", _postgres_argv(profile), cwd=_pgdata(profile), user=user,
+                             stop_signal=signal.SIGINT, infra=True)  # SIGINT: fast shutdown, no waiting for clients
+    if "redis" not in external():
+        redis = sup.start("redis", _redis_argv(profile), infra=True)
     kafka = sup.start("kafka", _broker_argv(profile.port("kafka")), infra=True)
     stripe = sup.start("stripe", _stripe_argv(profile), cwd=ROOT, infra=True)
 
-    wait_for(lambda: _postgres_ready(profile.port("postgres")), what="PostgreSQL", watch=[postgres])
-    wait_for(lambda: _redis_ready(profile.port("redis")), what="Redis", watch=[redis])
+    wait_for(lambda: _postgres_ready(profile.port("postgres")), what="PostgreSQL", watch=[c for c in [postgres] if c],
+             timeout=60)
+    wait_for(lambda: _redis_ready(profile.port("redis")), what="Redis", watch=[c for c in [redis] if c])
     wait_for(lambda: _broker_ready(profile.port("kafka")), what="the Kafka broker", watch=[kafka])
     stripe_url = f"http://127.0.0.1:{profile.port('stripe')}/v1/customers"
     wait_for(lambda: http_status(stripe_url) is not None, what="the Stripe double", watch=[stripe])

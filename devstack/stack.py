@@ -27,7 +27,8 @@ def start_infra(
     sup: Supervisor, profile: Profile, services: list[Service], *, extra_databases: tuple[str, ...] = ()
 ) -> None:
     """Check ports, wipe a fresh profile's data, start the infrastructure and create the databases."""
-    ensure_ports_free({name: profile.port(name) for name in (*INFRA_PORTS, *(s.name for s in services))})
+    ours = [name for name in INFRA_PORTS if name not in infra.external()]
+    ensure_ports_free({name: profile.port(name) for name in (*ours, *(s.name for s in services))})
     if profile.fresh:
         shutil.rmtree(profile.data_dir, ignore_errors=True)
     started = time.monotonic()
