@@ -197,3 +197,25 @@ def test_commit_nudges_the_relay_once_per_transaction(topics, settings, monkeypa
         publish_widget(topics["created"], uuid.uuid4(), 0)
         assert nudges == [], "not before the commit"
     assert nudges == [1]
+
+
+def test_queued_nudges_are_shared_until_the_relay_task_starts(topics, settings, monkeypatch):
+    from django.core.cache import cache
+
+    from ticketing_shared.events import outbox, tasks
+
+    settings.OUTBOX = {**settings.OUTBOX, "NUDGE_ON_COMMIT": True}
+    cache.delete(outbox.NUDGE_PENDING_KEY)
+    queued = []
+    monkeypatch.setattr(tasks.relay_outbox, "apply_async", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(relay, "relay_outbox", lambda: 0)
+
+    for version in range(3):
+        with transaction.atomic():
+            publish_widget(topics["created"], uuid.uuid4(), version)
+    assert len(queued) == 1, "one queued task serves every commit before it starts"
+
+    tasks.relay_outbox()  # the task starts: later commits need a task of their own
+    with transaction.atomic():
+        publish_widget(topics["created"], uuid.uuid4(), 0)
+    assert len(queued) == 2

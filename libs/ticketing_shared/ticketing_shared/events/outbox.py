@@ -55,8 +55,26 @@ def _nudge_relay_on_commit() -> None:
     transaction.on_commit(_nudge_relay, robust=True)
 
 
+# Set while a nudged relay task waits in the queue; the task clears it before it drains.
+NUDGE_PENDING_KEY = "events:relay-nudge-pending"
+NUDGE_PENDING_TTL = 5  # seconds: a lost task (worker down) stops suppressing nudges after this
+
+
 def _nudge_relay() -> None:
+    """Queue one relay task, unless one is already queued and not started yet.
+
+    Our commit happened before this check and the queued task clears the flag before it
+    reads the outbox, so that task will see our event: under load, thousands of commits
+    share one task instead of each paying for a Celery message.
+    """
+    from django.core.cache import cache
+
     from ticketing_shared.events.tasks import relay_outbox
 
+    try:
+        if not cache.add(NUDGE_PENDING_KEY, 1, timeout=NUDGE_PENDING_TTL):
+            return
+    except Exception as exc:  # no Redis: nudge anyway (the broker is likely down too)
+        logger.debug("Relay nudge flag unavailable: %s", exc)
     # The beat schedule relays anyway; a broker hiccup here only costs latency.
     relay_outbox.apply_async(retry=False, ignore_result=True)
