@@ -85,7 +85,10 @@ def _banner(profile: Profile, services: list[Service]) -> str:
     web = [f"  {'web client':<16} {url(s, profile)}/" for s in services if not s.backend]
     lines += web or ["  (no web client yet)"]
     lines += [
-        f"  {s.name + ' API':<16} {url(s, profile)}/   admin {url(s, profile)}/admin/" for s in services if s.backend
+        f"  {s.name + (' API' if s.name != 'expiration' else ''):<16} {url(s, profile)}/   "
+        f"admin {url(s, profile)}/admin/"
+        for s in services
+        if s.backend
     ]
     lines += [
         f"  {'Stripe double':<16} http://127.0.0.1:{profile.port('stripe')}/   key sk_test_local",
