@@ -12,12 +12,18 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import APIException
 
 
-class TooManySignins(Throttled):
+class TooManySignins(APIException):
+    """429; DRF's handler turns ``wait`` into the ``Retry-After`` header."""
+
+    status_code = 429
+    default_code = "throttled"
+
     def __init__(self, wait: int) -> None:
-        super().__init__(wait=wait, detail=f"Too many failed sign-in attempts. Try again in {wait} seconds.")
+        super().__init__(f"Too many failed sign-in attempts. Try again in {wait} seconds.")
+        self.wait = wait
 
 
 def _subjects(email: str, client: str) -> list[tuple[str, int]]:

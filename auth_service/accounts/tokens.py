@@ -9,9 +9,8 @@ refreshes of one token yield one new pair, not two.
 from __future__ import annotations
 
 from django.db import transaction
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
-from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken, TokenError
-from rest_framework_simplejwt.state import token_backend
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -49,20 +48,16 @@ def rotate(raw: str) -> dict[str, str]:
         return issue(user)  # current email and staff flag, not the old token's
 
 
-def sign_out(raw: str, *, user_id: str) -> None:
-    """Kill ``user_id``'s refresh token. An expired or already revoked one is dead anyway: no error."""
-    try:
-        payload = token_backend.decode(raw)  # signature and expiry
-    except TokenBackendExpiredToken:
-        return
-    except TokenBackendError:
-        raise ValidationError({"refresh": ["Token is invalid."]}) from None
-    if payload.get("token_type") != "refresh" or "jti" not in payload:
-        raise ValidationError({"refresh": ["Not a refresh token."]})
-    if str(payload.get("user_id")) != user_id:
+def sign_out(raw: str, *, user_id: str | None) -> None:
+    """Kill a live refresh token: possessing it is the proof. When the caller also sent an
+    access token (``user_id``), the refresh token must be theirs. A dead, expired, foreign
+    or malformed refresh token is a 401, like at ``token/refresh``."""
+    refresh = parse_refresh(raw)
+    if user_id is not None and str(refresh["user_id"]) != user_id:
         raise PermissionDenied("This refresh token belongs to another user.")
     with transaction.atomic():
-        _revoke(payload["jti"])
+        if not _revoke(refresh["jti"]):
+            raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")
 
 
 def _revoke(jti: str) -> bool:

@@ -142,3 +142,32 @@ def test_openapi_schema_and_docs_are_served(client):
     docs = client.get("/api/demo/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_a_body_over_the_size_limit_is_413_not_500(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = api_client.post("/api/demo/echo", {"title": "x" * 5000, "price": 1}, format="json")
+
+    assert response.status_code == 413
+    assert response.json() == {"errors": [{"message": "Request body too large."}]}
+
+
+def test_health_endpoints_only_answer_reads(client):
+    assert client.post("/healthz").status_code == 405
+    assert client.post("/readyz").json()["errors"][0]["message"]
+
+
+def test_the_api_root_without_a_slash_is_a_json_404(client):
+    response = client.get("/api")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_a_signed_token_naming_no_uuid_is_refused(api_client, make_token):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(user_id='admin')}")
+
+    response = api_client.get("/api/demo/whoami")
+
+    assert response.status_code == 401

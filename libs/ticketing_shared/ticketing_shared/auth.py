@@ -6,10 +6,12 @@ their database; the token's claims give the user's id and email.
 
 from __future__ import annotations
 
+import uuid
 from functools import cached_property
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.models import TokenUser
 
 
@@ -33,6 +35,14 @@ class JWTAuthentication(JWTStatelessUserAuthentication):
     """Bearer token in, :class:`ServiceUser` out; anything wrong with the token is a 401."""
 
     www_authenticate_realm = "api"
+
+    def get_user(self, validated_token):
+        """User ids are UUIDs everywhere: a token naming anything else is not one of ours."""
+        try:
+            uuid.UUID(str(validated_token.get("user_id")))
+        except ValueError:
+            raise InvalidToken({"detail": "Token contained no recognizable user identification"}) from None
+        return super().get_user(validated_token)
 
 
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):

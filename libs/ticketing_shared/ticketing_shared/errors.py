@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions
@@ -50,9 +51,17 @@ def error_list(detail: Any, field: str | None = None) -> list[dict[str, str]]:
     return [error]
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF's handler, then our shape; Django's own exceptions mapped to DRF's first."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -65,7 +74,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(API_PATH_PREFIXES)
+    return path == "/api" or path.startswith(API_PATH_PREFIXES)
 
 
 class ApiErrorMiddleware:
@@ -96,5 +105,7 @@ class ApiErrorMiddleware:
             return None
         if isinstance(exception, Http404):
             return JsonResponse(error_body("Not found."), status=404)
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse(error_body(PayloadTooLarge.default_detail), status=413)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return JsonResponse(error_body("Internal server error."), status=500)

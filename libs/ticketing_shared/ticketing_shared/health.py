@@ -7,6 +7,8 @@ import time
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 from ticketing_shared.errors import error_body
 from ticketing_shared.events.kafka import broker_reachable
@@ -17,10 +19,14 @@ _KAFKA_CHECK_TTL = 5.0
 _kafka_ok_until = 0.0
 
 
+@csrf_exempt
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@csrf_exempt
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
     global _kafka_ok_until
     try:
