@@ -187,26 +187,34 @@ def list_ticket(seller: requests.Session, title: str) -> str:
     return response.json()["id"]
 
 
-def wait_until_orderable(seller: requests.Session, ticket_id: str, timeout: float = 30.0) -> None:
-    """The seller's own reservation is refused with 400 once the orders service knows the ticket
-    (404 before): a probe that reserves nothing."""
+def consumed(service: str, event_type: str) -> int:
+    """How many ``event_type`` events ``service`` has applied, from its ``/metrics``."""
+    body = requests.get(f"{api(service)}/metrics", timeout=10).text
+    prefix = f'events_consumed_total{{type="{event_type}"}} '
+    return next((int(float(line[len(prefix):])) for line in body.splitlines() if line.startswith(prefix)), 0)
+
+
+def wait_consumed(service: str, event_type: str, count: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = seller.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id}).status_code
-        if status == 400:
-            return
-        if status != 404:
-            raise RuntimeError(f"unexpected {status} while waiting for ticket {ticket_id}")
-        time.sleep(0.002)
-    raise TimeoutError(f"ticket {ticket_id} never reached the orders service")
+    while consumed(service, event_type) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{service} applied fewer than {count} {event_type} events in {timeout:.0f} s")
+        time.sleep(0.05)
 
 
-def ticket_to_orderable_latency(seller: requests.Session, samples: int = 200) -> list[float]:
+def ticket_to_orderable_latency(seller: requests.Session, buyer: requests.Session, samples: int = 200) -> list[float]:
+    """From ``POST /api/tickets`` returning to a buyer's ``POST /api/orders`` succeeding
+    (404 until the orders service has the ticket)."""
     latencies = []
     for n in range(samples):
         ticket_id = list_ticket(seller, f"Latency probe {n}")
         created = time.perf_counter()
-        wait_until_orderable(seller, ticket_id)
+        while (status := buyer.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id}).status_code) == 404:
+            if time.perf_counter() - created > 30:
+                raise TimeoutError(f"ticket {ticket_id} never reached the orders service")
+            time.sleep(0.002)
+        if status != 201:
+            raise RuntimeError(f"reserving a new ticket answered {status}")
         latencies.append((time.perf_counter() - created) * 1000)
         if n % 10 == 0 or n == samples - 1:
             progress("ticket to orderable", n + 1, samples)
@@ -217,13 +225,13 @@ def reservation_rate(seller: requests.Session, buyers: list[requests.Session], p
     """Requests per second of ``POST /api/orders`` from 20 concurrent clients on distinct tickets."""
     clients = buyers[:20]
     total = len(clients) * per_client
+    known = consumed("orders", "ticket.created")
     tickets = []
     for n in range(total):
         tickets.append(list_ticket(seller, f"Throughput {n}"))
         if n % 50 == 0 or n == total - 1:
             progress("listing tickets", n + 1, total)
-    for ticket_id in tickets:  # ordered per partition only: check every one
-        wait_until_orderable(seller, ticket_id)
+    wait_consumed("orders", "ticket.created", known + total)
     done = 0
     lock = threading.Lock()
 
@@ -253,8 +261,9 @@ def buyer_races(seller: requests.Session, buyers: list[requests.Session], rounds
     Returns (orders created, server errors): exactly ``rounds`` and 0 are right."""
     created = errors = 0
     for n in range(rounds):
+        known = consumed("orders", "ticket.created")
         ticket_id = list_ticket(seller, f"Race {n}")
-        wait_until_orderable(seller, ticket_id)
+        wait_consumed("orders", "ticket.created", known + 1)
         barrier = threading.Barrier(len(buyers))
 
         def attempt(buyer: requests.Session, barrier=barrier, ticket_id=ticket_id) -> int:
@@ -275,22 +284,17 @@ def payment_rate(seller: requests.Session, buyers: list[requests.Session], count
     double) from ``clients`` concurrent buyers, each paying its own reserved orders."""
     payers = buyers[:clients]
     orders: list[tuple[requests.Session, str]] = []
-    for n in range(count):
-        ticket_id = list_ticket(seller, f"Payment {n}")
-        wait_until_orderable(seller, ticket_id)
+    known_tickets, known_orders = consumed("orders", "ticket.created"), consumed("payments", "order.created")
+    tickets = [list_ticket(seller, f"Payment {n}") for n in range(count)]
+    wait_consumed("orders", "ticket.created", known_tickets + count)
+    for n, ticket_id in enumerate(tickets):
         buyer = payers[n % clients]
         response = buyer.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id})
         response.raise_for_status()
         orders.append((buyer, response.json()["id"]))
         if n % 10 == 0 or n == count - 1:
             progress("reserving to pay", n + 1, count)
-    for _, order_id in orders:  # the payments service knows an order once the seller gets 403, not 404
-        deadline = time.monotonic() + 30
-        while seller.post(f"{api('payments')}/api/payments",
-                          json={"order_id": order_id, "payment_method": "pm_card_visa"}).status_code == 404:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"order {order_id} never reached the payments service")
-            time.sleep(0.01)
+    wait_consumed("payments", "order.created", known_orders + count)
     done = 0
     lock = threading.Lock()
 
@@ -330,7 +334,7 @@ def main() -> None:
     marketplace = "tickets" in os.environ.get("BENCH_SERVICES", "") and "orders" in os.environ.get("BENCH_SERVICES", "")
     if marketplace:
         seller, *buyers = sign_up_users(51)
-        orderable = ticket_to_orderable_latency(seller)
+        orderable = ticket_to_orderable_latency(seller, buyers[-1])
         reservations = reservation_rate(seller, buyers)
         races_created, race_errors = buyer_races(seller, buyers)
     paying = "payments" in os.environ.get("BENCH_SERVICES", "")
