@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 TICKET_NOT_FOUND = "Ticket not found"
 TICKET_ALREADY_RESERVED = "Ticket is already reserved"
-OWN_TICKET = "You cannot buy your own ticket"
 CANNOT_CANCEL_COMPLETE = "Cannot cancel a complete order"
 
 ONE_LIVE_ORDER_CONSTRAINT = "orders_one_live_order_per_ticket"
@@ -48,8 +47,6 @@ def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
             ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
             if ticket is None:
                 raise NotFound(TICKET_NOT_FOUND)
-            if str(ticket.user_id) == str(user_id):
-                raise ValidationError(OWN_TICKET)
             holder = Order.objects.select_for_update().filter(ticket=ticket, status__in=Order.LIVE).first()
             if holder is not None:
                 if not holder.is_expired:

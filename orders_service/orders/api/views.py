@@ -26,9 +26,7 @@ class IsBuyer(permissions.BasePermission):
         request=OrderCreateSerializer,
         responses={
             201: OrderSerializer,
-            400: OpenApiResponse(
-                description=f"Bad ticket_id, `{services.TICKET_ALREADY_RESERVED}` or `{services.OWN_TICKET}`"
-            ),
+            400: OpenApiResponse(description=f"Bad ticket_id or `{services.TICKET_ALREADY_RESERVED}`"),
             404: OpenApiResponse(description=services.TICKET_NOT_FOUND),
         },
     ),
