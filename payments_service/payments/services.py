@@ -325,8 +325,9 @@ def payment_settle(intent: Intent, *, refund_now: bool) -> Payment | None:
 
     Called by the paying request and by the webhook, in either order. Returns the
     payment (``succeeded``, or refunded / refund pending when its order was
-    cancelled meanwhile), or None when the intent is not for an order we know, or
-    the order had already been paid by another intent (this charge is then refunded).
+    cancelled meanwhile), or None when the intent is not for an order we know, is
+    already recorded as another order's payment, or the order had already been paid
+    by another intent (this charge is then refunded).
     ``refund_now`` refunds a cancelled order's charge before returning; otherwise a
     task does it after commit.
     """
@@ -341,6 +342,12 @@ def payment_settle(intent: Intent, *, refund_now: bool) -> Payment | None:
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is None:
             logger.error("PaymentIntent %s succeeded for unknown order %s", intent.id, order_id)
+            return None
+        paid_order = (
+            Payment.objects.filter(stripe_id=intent.id).exclude(order=order).values_list("order_id", flat=True).first()
+        )
+        if paid_order is not None:  # never settle nor refund another order's charge
+            logger.error("PaymentIntent %s names order %s but pays order %s; ignored", intent.id, order_id, paid_order)
             return None
         payment = Payment.objects.select_for_update().filter(order=order).first()
         duplicate = payment is not None and payment.status != Payment.Status.PENDING
@@ -380,12 +387,21 @@ def payment_settle(intent: Intent, *, refund_now: bool) -> Payment | None:
     return payment
 
 
-def stripe_event_handle(event: gateway.WebhookEvent) -> None:
-    """A verified Stripe webhook. Only a succeeded PaymentIntent needs anything from us."""
-    if event.type == "payment_intent.succeeded":
-        payment_settle(Intent.from_stripe(event.object), refund_now=False)
-    else:
+def stripe_event_handle(event: gateway.WebhookEvent) -> bool:
+    """A verified Stripe webhook. Only a succeeded PaymentIntent needs anything from us.
+
+    Returns False for an event type we deliberately ignore. Raises
+    :class:`~payments.stripe_gateway.BadWebhook` (400) for a ``payment_intent.succeeded``
+    we cannot use: a malformed PaymentIntent, or one whose status is not ``succeeded``.
+    """
+    if event.type != "payment_intent.succeeded":
         logger.debug("Stripe event %s (%s) needs nothing from us", event.id, event.type)
+        return False
+    intent = gateway.webhook_intent(event.object)
+    if intent.status != "succeeded":
+        raise gateway.BadWebhook(f"payment_intent.succeeded for a PaymentIntent whose status is {intent.status!r}")
+    payment_settle(intent, refund_now=False)
+    return True
 
 
 # -- refunds ---------------------------------------------------------------------
@@ -506,10 +522,13 @@ def _reconcile_dead_attempt(payment_id: uuid.UUID) -> str | None:
 
 
 def _publish(payment: Payment, event_type: str) -> None:
-    """One aggregate per order: its payment.created and payment.refunded stay in order."""
+    """Keyed by the payment (SPEC §4: the aggregate id), so its created and refunded stay in order.
+
+    An order has one payment, so this keeps one order's payment events in order too.
+    """
     publish(
         aggregate_type="payment",
-        aggregate_id=payment.order_id,
+        aggregate_id=payment.pk,
         event_type=event_type,
         data={
             "id": str(payment.pk),

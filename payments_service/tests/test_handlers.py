@@ -146,7 +146,7 @@ def test_cancelling_a_paid_order_refunds_the_payment(
     assert outbox("payment.refunded") == [
         {
             "type": "payment.refunded",
-            "aggregateid": str(order.id),
+            "aggregateid": str(payment.id),
             "data": {
                 "id": str(payment.id),
                 "order_id": str(order.id),

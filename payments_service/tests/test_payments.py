@@ -47,7 +47,7 @@ def test_paying_charges_the_price_and_records_the_payment(buyer, order, outbox):
     assert outbox("payment.created") == [
         {
             "type": "payment.created",
-            "aggregateid": str(order.id),
+            "aggregateid": str(payment.id),
             "data": {
                 "id": str(payment.id),
                 "order_id": str(order.id),
@@ -305,15 +305,18 @@ def test_a_payment_that_loses_the_race_with_the_expiry_is_refunded(buyer, order,
     ]
 
 
-def test_payment_created_reaches_kafka_keyed_by_the_order(buyer, order, kafka_reader):
+def test_payment_created_reaches_kafka_keyed_by_the_payment(buyer, order, kafka_reader):
+    """SPEC §4: the message key is the aggregate id, and a payment event's aggregate is the payment."""
     from ticketing_shared.events.relay import relay_outbox
 
     reader = kafka_reader("payment.created")
-    assert pay(buyer, order.id).status_code == 201
+    payment_id = pay(buyer, order.id).json()["id"]
     relay_outbox()
 
-    messages = reader.read_key(str(order.id))
+    messages = reader.read_key(payment_id)
     assert len(messages) == 1
+    assert messages[0]["key"] == payment_id
+    assert messages[0]["value"]["data"]["id"] == payment_id
     assert messages[0]["value"]["type"] == "payment.created"
     assert messages[0]["value"]["source"] == "payments"
     assert messages[0]["value"]["data"]["order_id"] == str(order.id)
