@@ -9,6 +9,7 @@ Settings come from ``settings.STRIPE``; the local run and the tests point
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +24,11 @@ from rest_framework.exceptions import APIException
 logger = logging.getLogger(__name__)
 
 PROVIDER_UNAVAILABLE = "Payment provider unavailable, please try again"
+INVALID_WEBHOOK_PAYLOAD = "Invalid webhook payload"
+INVALID_PAYMENT_INTENT = "Invalid PaymentIntent in webhook payload"
+
+# ``Payment.amount`` is ``max_digits=10, decimal_places=2``.
+MAX_AMOUNT = Decimal("100000000")
 
 # Currencies Stripe charges in whole units (https://docs.stripe.com/currencies#zero-decimal).
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -55,7 +61,7 @@ class InvalidRequest(Exception):
 
 
 class BadWebhook(Exception):
-    """A webhook whose signature or body does not check out."""
+    """A webhook whose signature or body does not check out, or that we cannot act on (400)."""
 
 
 @dataclass(frozen=True)
@@ -228,16 +234,66 @@ def refund_intent(intent_id: str, *, idempotency_key: str) -> str:
 
 
 def parse_webhook(payload: bytes, signature: str | None) -> WebhookEvent:
-    """Verify the ``Stripe-Signature`` header against our webhook secret, then parse."""
+    """Verify the ``Stripe-Signature`` header against our webhook secret, then parse.
+
+    A correctly signed body is still checked for the shape of an event (an object
+    with ``id``, ``type`` and ``data.object``): anything else is :class:`BadWebhook`,
+    never an error deeper down.
+    """
     if not signature:
         raise BadWebhook("Missing Stripe-Signature header")
     try:
-        event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE["WEBHOOK_SECRET"])
+        stripe.WebhookSignature.verify_header(
+            payload, signature, settings.STRIPE["WEBHOOK_SECRET"], stripe.Webhook.DEFAULT_TOLERANCE
+        )
     except stripe.SignatureVerificationError as error:
         raise BadWebhook("Invalid Stripe signature") from error
-    except ValueError as error:
-        raise BadWebhook("Invalid webhook payload") from error
+    except ValueError as error:  # a body that is not UTF-8
+        raise BadWebhook(INVALID_WEBHOOK_PAYLOAD) from error
     try:
-        return WebhookEvent(id=event.id, type=event.type, object=event.data.object.to_dict())
-    except (AttributeError, KeyError, TypeError) as error:
-        raise BadWebhook("Invalid webhook payload") from error
+        body = json.loads(payload)
+    except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
+        raise BadWebhook(INVALID_WEBHOOK_PAYLOAD) from error
+    data = body.get("data") if isinstance(body, dict) else None
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not (isinstance(obj, dict) and _is_text(body.get("id")) and _is_text(body.get("type"))):
+        raise BadWebhook(INVALID_WEBHOOK_PAYLOAD)
+    return WebhookEvent(id=body["id"], type=body["type"], object=obj)
+
+
+def webhook_intent(obj: dict[str, Any]) -> Intent:
+    """The PaymentIntent of a webhook event, every field we act on checked.
+
+    Raises :class:`BadWebhook` for an object we cannot record: no id, no status, an
+    amount that is not a whole number of minor units our ``amount`` column can hold,
+    a currency that is not a three-letter code, or metadata that is not an object.
+    """
+    intent_id, status_, amount, currency = (obj.get(key) for key in ("id", "status", "amount", "currency"))
+    metadata = obj.get("metadata") or {}
+    if not (
+        _is_text(intent_id, max_length=255)
+        and _is_text(status_)
+        and isinstance(currency, str)
+        and len(currency) == 3
+        and currency.isascii()
+        and currency.isalpha()
+        and isinstance(amount, int)
+        and not isinstance(amount, bool)
+        and amount >= 0
+        and isinstance(metadata, dict)
+    ):
+        raise BadWebhook(INVALID_PAYMENT_INTENT)
+    currency = currency.lower()
+    if from_minor_units(amount, currency) >= MAX_AMOUNT:
+        raise BadWebhook(INVALID_PAYMENT_INTENT)
+    return Intent(
+        id=intent_id,
+        status=status_,
+        amount=amount,
+        currency=currency,
+        metadata={str(key): str(value) for key, value in metadata.items()},
+    )
+
+
+def _is_text(value: Any, *, max_length: int | None = None) -> bool:
+    return isinstance(value, str) and bool(value) and (max_length is None or len(value) <= max_length)

@@ -41,7 +41,10 @@ def payment_create(request: Request) -> Response:
 
 @extend_schema(
     request=None,
-    responses={200: OpenApiResponse(description="Event received"), 400: OpenApiResponse(description="Bad signature")},
+    responses={
+        200: OpenApiResponse(description="Event received (`ignored: true` for an event type we do not act on)"),
+        400: OpenApiResponse(description="Bad signature, or a signed payload that is not an event we can use"),
+    },
 )
 @api_view(["POST"])
 @authentication_classes([])
@@ -50,7 +53,7 @@ def stripe_webhook(request: Request) -> Response:
     """Stripe's events, authenticated by their signature (``STRIPE_WEBHOOK_SECRET``), not a JWT."""
     try:
         event = gateway.parse_webhook(request.body, request.headers.get("Stripe-Signature"))
+        handled = services.stripe_event_handle(event)
     except gateway.BadWebhook as error:
         raise exceptions.ValidationError(str(error)) from error
-    services.stripe_event_handle(event)
-    return Response({"received": True})
+    return Response({"received": True} if handled else {"received": True, "ignored": True})
