@@ -32,3 +32,8 @@ def test_title_search_is_served_by_the_trigram_index():
 def test_search_uses_at_most_a_bounded_number_of_words():
     assert selectors.search_terms(" ".join(f"w{i}" for i in range(50))) == [f"w{i}" for i in range(8)]
     assert selectors.search_terms(None) == []
+
+
+def test_search_terms_drop_nul_characters():
+    assert selectors.search_terms("\x00") == []
+    assert selectors.search_terms("con\x00cert \x00 night") == ["concert", "night"]

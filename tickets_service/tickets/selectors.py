@@ -12,8 +12,12 @@ SEARCH_MAX_TERMS = 8
 
 
 def search_terms(text: str | None) -> list[str]:
-    """The words of a search box: every one must appear in the title."""
-    return (text or "").split()[:SEARCH_MAX_TERMS]
+    """The words of a search box: every one must appear in the title.
+
+    NUL characters are dropped: PostgreSQL text cannot hold them (a query with one fails),
+    and no title contains one (the API refuses them).
+    """
+    return (text or "").replace("\x00", "").split()[:SEARCH_MAX_TERMS]
 
 
 def ticket_search(queryset: TicketQuerySet, text: str | None) -> TicketQuerySet:

@@ -54,26 +54,32 @@ class PriceField(serializers.Field):
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    """The SPEC's ticket, plus ``status``: ``available``, ``reserved`` or ``sold``."""
+    """The SPEC's ticket, exactly: ``{id, title, price, user_id, order_id, version}``."""
 
     price = PriceField()
-    status = serializers.ChoiceField(choices=Ticket.Status.choices, read_only=True)
 
     class Meta:
         model = Ticket
-        fields = ["id", "title", "price", "user_id", "order_id", "version", "status"]
+        fields = ["id", "title", "price", "user_id", "order_id", "version"]
+        read_only_fields = fields
+
+
+class OwnTicketSerializer(TicketSerializer):
+    """A ticket in its seller's own list (``/mine``), plus ``status``: ``available``, ``reserved`` or ``sold``.
+
+    ``order_id`` alone cannot tell a ticket held by an unpaid order from a sold one; the
+    seller needs that, nobody else does.
+    """
+
+    status = serializers.ChoiceField(choices=Ticket.Status.choices, read_only=True)
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "status"]
         read_only_fields = fields
 
 
 class TicketInputSerializer(serializers.Serializer):
+    """What a client may set: other keys (``id``, ``version``, ... of a ticket sent back) are ignored."""
+
     title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
     price = PriceField()
-
-
-class TicketUpdateSerializer(TicketInputSerializer):
-    version = serializers.IntegerField(
-        min_value=0,
-        required=False,
-        write_only=True,
-        help_text="The version the client edited; if the ticket has moved on since, the answer is 409.",
-    )

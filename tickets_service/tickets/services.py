@@ -76,15 +76,13 @@ def ticket_create(*, user_id: str | uuid.UUID, title: str, price: Decimal) -> Ti
     return ticket
 
 
-def ticket_update(*, ticket: Ticket, title: str, price: Decimal, expected_version: int | None = None) -> Ticket:
+def ticket_update(*, ticket: Ticket, title: str, price: Decimal) -> Ticket:
     """Change title and price of ``ticket`` as read by the caller.
 
-    The write succeeds only over the version the caller read (``expected_version``
-    when the client sent the one it saw): a concurrent edit or reservation makes it
-    fail with :class:`TicketChanged` or :class:`TicketReserved`, never a lost update.
+    The write succeeds only over the version the caller read: an edit or reservation
+    committed between that read and this write makes it fail with :class:`TicketChanged`
+    or :class:`TicketReserved`, never a lost update.
     """
-    if expected_version is not None and expected_version != ticket.version:
-        raise TicketChanged
     if ticket.is_reserved:
         raise TicketReserved
     with transaction.atomic():

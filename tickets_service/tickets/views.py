@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from tickets import selectors, services
 from tickets.models import Ticket
-from tickets.serializers import TicketInputSerializer, TicketSerializer, TicketUpdateSerializer
+from tickets.serializers import OwnTicketSerializer, TicketInputSerializer, TicketSerializer
 
 SEARCH = OpenApiParameter("search", str, description="Words that must all appear in the title (any case, any part).")
 
@@ -54,9 +54,9 @@ class TicketListCreate(PublicReads, generics.ListAPIView):
 
 
 class MyTickets(generics.ListAPIView):
-    """The caller's tickets in every state, newest first."""
+    """The caller's tickets in every state, newest first, each with its ``status``."""
 
-    serializer_class = TicketSerializer
+    serializer_class = OwnTicketSerializer
 
     def get_queryset(self):
         return selectors.ticket_list_owned(user_id=self.request.user.id, search=self.request.query_params.get("search"))
@@ -79,25 +79,26 @@ class TicketDetail(PublicReads, generics.GenericAPIView):
         return Response(TicketSerializer(self.get_object()).data)
 
     @extend_schema(
-        request=TicketUpdateSerializer,
+        request=TicketInputSerializer,
         responses={
             200: TicketSerializer,
             400: OpenApiResponse(description=f"Invalid input, or `{services.RESERVED_MESSAGE}`"),
             403: OpenApiResponse(description="Not the owner"),
-            409: OpenApiResponse(description="Changed by someone else meanwhile"),
+            409: OpenApiResponse(description="Changed by a concurrent write between our read and our write"),
         },
     )
     def put(self, request: Request, ticket_id: str) -> Response:
+        """Last write wins: a ``version`` in the body is ignored (sending a GET body back twice is fine).
+
+        Only a write that races another one between our read and our write is a 409.
+        """
         ticket = self.get_object()
         if str(ticket.user_id) != request.user.id:
             raise exceptions.PermissionDenied("Only the owner can edit this ticket.")
-        serializer = TicketUpdateSerializer(data=request.data)
+        serializer = TicketInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
         try:
-            ticket = services.ticket_update(
-                ticket=ticket, title=data["title"], price=data["price"], expected_version=data.get("version")
-            )
+            ticket = services.ticket_update(ticket=ticket, **serializer.validated_data)
         except services.TicketReserved as error:
             raise exceptions.ValidationError(error.message) from None
         except services.TicketChanged as error:
