@@ -59,8 +59,6 @@ class TicketForm(ApiForm):
             "max_decimal_places": "Price must have at most 2 decimal places.",
         },
     )
-    # The version the seller edited: the service refuses the edit (409) if someone changed the ticket since.
-    version = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 class PaymentForm(ApiForm):

@@ -68,7 +68,6 @@ def ticket_json(**overrides: Any) -> dict[str, Any]:
         "user_id": SELLER_ID,
         "order_id": None,
         "version": 1,
-        "status": "available",
     }
     return {**ticket, **overrides}
 

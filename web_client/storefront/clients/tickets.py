@@ -17,16 +17,17 @@ class Ticket:
     user_id: str
     order_id: str | None
     version: int
-    status: str  # available, reserved or sold
+    # available, reserved or sold. Only the seller's own list (``/mine``) tells sold from
+    # held; everywhere else the SPEC's ticket has ``order_id`` alone: held when it is set.
+    status: str
 
     @property
     def is_available(self) -> bool:
-        return self.status == "available"
+        return self.order_id is None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Ticket:
         order_id = str(data["order_id"]) if data.get("order_id") else None
-        # ``status`` goes beyond the SPEC's ticket; without it a held ticket cannot be told from a sold one.
         status = data.get("status") or ("reserved" if order_id else "available")
         return cls(
             id=str(data["id"]),
@@ -62,11 +63,9 @@ class TicketsClient(ServiceClient):
         response = self.request("POST", "/api/tickets", json=body, authenticated=True)
         return Ticket.from_api(response.json())
 
-    def update(self, ticket_id: str, *, title: str, price: Decimal, version: int | None = None) -> Ticket:
-        """``version`` is the one the seller edited: if the ticket changed since, the service answers 409."""
-        body: dict[str, Any] = {"title": title, "price": _money(price)}
-        if version is not None:
-            body["version"] = version
+    def update(self, ticket_id: str, *, title: str, price: Decimal) -> Ticket:
+        """Last write wins: the service ignores versions sent by clients."""
+        body = {"title": title, "price": _money(price)}
         response = self.request("PUT", f"/api/tickets/{ticket_id}", json=body, authenticated=True)
         return Ticket.from_api(response.json())
 

@@ -22,13 +22,13 @@ from storefront.views.paging import page_number
 HOME_PAGE_SIZE = 12
 SEARCH_MAX_LENGTH = 100
 NOT_YOURS = "Only the seller can edit this ticket."
-CHANGED_MEANWHILE = "This ticket was changed meanwhile. Here is its latest version; please make your change again."
 RESERVED = "The ticket is reserved for you. Pay below to keep it."
 NOT_ORDERABLE_YET = "This ticket cannot be ordered just yet. Please try again in a moment."
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("search", "").strip()[:SEARCH_MAX_LENGTH]
+    # NUL cannot be part of any title (and the browser never types one): drop it.
+    search = request.GET.get("search", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
     page = TicketsClient().list_available(search=search, page=page_number(request), size=HOME_PAGE_SIZE)
     query = urlencode({"search": search}) if search else ""
     return render(request, "storefront/home.html", {"page": page, "search": search, "query": query})
@@ -72,19 +72,8 @@ def ticket_edit(request: HttpRequest, ticket_id: UUID) -> HttpResponse:
         form = TicketForm(request.POST)
         if form.is_valid():
             try:
-                ticket = client.update(
-                    ticket.id,
-                    title=form.cleaned_data["title"],
-                    price=form.cleaned_data["price"],
-                    version=form.cleaned_data["version"],
-                )
-            except ApiError as error:
-                if error.status != 409:
-                    form.add_api_error(error)
-                else:  # changed by someone else meanwhile: start again from the latest version
-                    messages.error(request, CHANGED_MEANWHILE)
-                    return redirect("storefront:ticket_edit", ticket_id=ticket.id)
-            except ServiceUnavailable as error:
+                ticket = client.update(ticket.id, title=form.cleaned_data["title"], price=form.cleaned_data["price"])
+            except (ApiError, ServiceUnavailable) as error:
                 form.add_api_error(error)
             else:
                 messages.success(request, f"“{ticket.title}” was updated.")
@@ -113,4 +102,4 @@ def ticket_buy(request: HttpRequest, ticket_id: UUID) -> HttpResponse:
 
 
 def _form_values(ticket: Ticket) -> dict:
-    return {"title": ticket.title, "price": ticket.price, "version": ticket.version}
+    return {"title": ticket.title, "price": ticket.price}
