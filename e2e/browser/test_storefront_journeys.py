@@ -178,3 +178,24 @@ def test_a_declined_card_shows_stripes_message_on_a_phone(visitor, new_user, tic
     expect(page.locator("#main-nav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))  # opened, not opening
     expect(page.get_by_role("link", name="My orders", exact=True)).to_be_visible()
     buyer.shot("phone-menu")
+
+
+def test_a_search_with_a_nul_character_is_a_harmless_search(visitor, new_user, tickets_url):
+    """``?search=%00``: PostgreSQL text cannot hold NUL, so the storefront and the API drop it."""
+    seller_user = new_user()
+    tag = uuid.uuid4().hex[:8]
+    title = f"Folk evening {tag}"
+    list_ticket(seller_user, tickets_url, title, "12.00")
+
+    api = seller_user.http.get(f"{tickets_url}/api/tickets?search=%00{tag}%00")
+    assert api.status_code == 200, api.text
+    assert [t["title"] for t in api.json()["results"]] == [title]
+    assert set(api.json()["results"][0]) == {"id", "title", "price", "user_id", "order_id", "version"}
+    assert seller_user.http.get(f"{tickets_url}/api/tickets/mine?search=%00").status_code == 200
+
+    page = visitor("visitor").page
+    assert page.goto("/?search=%00").status == 200
+    expect(page).to_have_title("Tickets for sale · Ticket Market")
+    assert page.goto(f"/?search=%00{tag}").status == 200
+    expect(page.get_by_test_id("search-summary")).to_contain_text(f"1 ticket matching “{tag}”.")
+    expect(page.get_by_role("link", name=title)).to_be_visible()
