@@ -17,9 +17,11 @@ PAGES = {
 
 def error_page(request: HttpRequest, status: int, *, message: str = "") -> HttpResponse:
     heading, default = PAGES.get(status, PAGES[400])
-    return render(
+    response = render(
         request, "error.html", {"status": status, "heading": heading, "message": message or default}, status=status
     )
+    response.storefront_page = True
+    return response
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

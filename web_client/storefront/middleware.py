@@ -25,7 +25,11 @@ class ServiceErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 404 and not getattr(response, "storefront_page", False):
+            # An unknown URL: our page, also under DEBUG (where Django would show its own).
+            return error_page(request, 404)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, ServiceUnavailable):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 from django.test import Client
 
@@ -45,6 +46,18 @@ def test_an_unknown_page_is_the_friendly_404(client):
     html = response.content.decode()
     assert "<title>Page not found · Ticket Market</title>" in html
     assert 'href="/">Back to the tickets</a>' in html
+
+
+@pytest.mark.parametrize("path", ["/no/such/page", "/tickets/not-a-uuid", "/orders/not-a-uuid"])
+def test_unknown_urls_get_the_friendly_404_even_in_debug(client, settings, path):
+    settings.DEBUG = True  # as under make dev, where Django would show its URL list
+
+    response = client.get(path)
+
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "<title>Page not found · Ticket Market</title>" in html
+    assert "URLconf" not in html
 
 
 def test_a_crash_is_the_friendly_500_without_a_stack_trace(monkeypatch):
