@@ -8,13 +8,52 @@ refreshes of one token yield one new pair, not two.
 
 from __future__ import annotations
 
+from functools import cached_property
+
+import jwt
 from django.db import transaction
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken as BaseAccessToken
+from rest_framework_simplejwt.tokens import RefreshToken as BaseRefreshToken
 
 from accounts.models import User
+from ticketing_shared.auth import signing_key_id
+
+
+class SigningBackend(TokenBackend):
+    """simplejwt's backend, naming the key in the token header (``kid``) so services that
+    verify through our JWKS find it."""
+
+    @cached_property
+    def key_id(self) -> str:
+        return signing_key_id(self.verifying_key)
+
+    def encode(self, payload: dict) -> str:
+        claims = dict(payload)
+        if self.audience is not None:
+            claims["aud"] = self.audience
+        if self.issuer is not None:
+            claims["iss"] = self.issuer
+        return jwt.encode(claims, self.prepared_signing_key, algorithm=self.algorithm,
+                          headers={"kid": self.key_id}, json_encoder=self.json_encoder)
+
+
+_backend = SigningBackend(api_settings.ALGORITHM, api_settings.SIGNING_KEY, api_settings.VERIFYING_KEY,
+                          api_settings.AUDIENCE, api_settings.ISSUER, None, api_settings.LEEWAY,
+                          api_settings.JSON_ENCODER)
+
+
+class AccessToken(BaseAccessToken):
+    _token_backend = _backend
+
+
+class RefreshToken(BaseRefreshToken):
+    _token_backend = _backend
+    access_token_class = AccessToken
 
 DEAD_TOKEN = "Token is invalid, expired or revoked."
 

@@ -25,7 +25,7 @@ from accounts.serializers import (
     SignupSerializer,
     TokenPairSerializer,
 )
-from ticketing_shared.auth import JWTAuthentication
+from ticketing_shared.auth import JWTAuthentication, signing_key_id
 
 INVALID_CREDENTIALS = "Invalid credentials"
 
@@ -131,6 +131,7 @@ def jwks(request: Request) -> Response:
     """The public half of the signing key, for anyone verifying our tokens."""
     key = RSAAlgorithm.to_jwk(RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(settings.SIMPLE_JWT["VERIFYING_KEY"]),
                               as_dict=True)
-    response = Response({"keys": [{**key, "use": "sig", "alg": "RS256"}]})
+    kid = signing_key_id(settings.SIMPLE_JWT["VERIFYING_KEY"])
+    response = Response({"keys": [{**key, "kid": kid, "use": "sig", "alg": "RS256"}]})
     response["Cache-Control"] = "public, max-age=300"
     return response

@@ -214,3 +214,16 @@ def test_jwks_publishes_the_key_that_verifies_access_tokens(api_client, signup):
     assert "d" not in keys[0]  # never the private part
     claims = jwt.decode(user["access"], jwt.PyJWK(keys[0]).key, algorithms=["RS256"], options={"verify_iss": False})
     assert claims["user_id"] == user["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_services_verifying_through_the_jwks_url_find_the_key_by_its_kid(live_server, signup):
+    """What the other services do when configured with JWT_JWKS_URL (the Helm chart does)."""
+    user = signup("ann@example.com")
+    client = jwt.PyJWKClient(f"{live_server.url}/api/users/jwks.json")
+
+    key = client.get_signing_key_from_jwt(user["access"])
+
+    assert jwt.get_unverified_header(user["access"])["kid"] == key.key_id
+    claims = jwt.decode(user["access"], key.key, algorithms=["RS256"], options={"verify_iss": False})
+    assert claims["user_id"] == user["id"]

@@ -6,13 +6,25 @@ their database; the token's claims give the user's id and email.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import uuid
 from functools import cached_property
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from jwt.algorithms import RSAAlgorithm
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.models import TokenUser
+
+
+def signing_key_id(public_pem: str) -> str:
+    """The key's RFC 7638 thumbprint: the ``kid`` of the auth service's JWKS and token headers,
+    which verifiers fetching the JWKS (PyJWKClient) match keys by."""
+    jwk = RSAAlgorithm.to_jwk(RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(public_pem), as_dict=True)
+    canonical = json.dumps({name: jwk[name] for name in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
 class ServiceUser(TokenUser):
