@@ -106,7 +106,8 @@ def commit_to_consumer_latency(samples: int = 200) -> list[float]:
             "group.id": f"bench-{uuid.uuid4()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
-            "fetch.wait.max.ms": 5,
+            # the services' own consumer settings, so the figure is what their handlers see
+            "fetch.wait.max.ms": settings.KAFKA["CONSUMER"]["fetch.wait.max.ms"],
             "session.timeout.ms": 6000,
             "max.poll.interval.ms": 10000,
             "topic.metadata.refresh.interval.ms": 200,

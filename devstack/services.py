@@ -64,7 +64,7 @@ def base_env(profile: Profile, *, database: str, redis_db: int) -> dict[str, str
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{profile.port('postgres')}/{database}",
         "REDIS_URL": f"redis://127.0.0.1:{profile.port('redis')}/{redis_db}",
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{profile.port('kafka')}",
-        "KAFKA_FETCH_WAIT_MAX_MS": "5",
+        "KAFKA_FETCH_WAIT_MAX_MS": "20",  # tansu answers idle fetches after this: lower burns CPU
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "KAFKA_MAX_POLL_INTERVAL_MS": "10000",
         "STRIPE_API_BASE": f"http://127.0.0.1:{profile.port('stripe')}",
