@@ -29,14 +29,3 @@ def reserve(client, ticket_id):
     return client.post("/api/orders", {"ticket_id": str(ticket_id)}, format="json")
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
-    """Poll ``predicate`` until it returns something truthy, which is returned."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"Timed out waiting for {predicate}")

@@ -7,10 +7,10 @@ import uuid
 import pytest
 
 from orders.models import Order, Ticket
-from tests.conftest import BUYER_ID, reserve, wait_for
+from tests.conftest import BUYER_ID, reserve
 from ticketing_shared.events.consumer import ConsumerRunner
 from ticketing_shared.events.relay import relay_outbox
-from ticketing_shared.testing.helpers import envelope, produce_raw
+from ticketing_shared.testing.helpers import envelope, produce_raw, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,7 +1,6 @@
 """The consumer that ``manage.py consume_events`` runs, on the real broker with our handlers."""
 
 import threading
-import time
 import uuid
 
 import pytest
@@ -10,19 +9,10 @@ from tests.factories import TicketFactory, order_created, order_ended
 from ticketing_shared.events.consumer import ConsumerRunner
 from ticketing_shared.events.models import DeadLetter
 from ticketing_shared.events.registry import registered_types
-from ticketing_shared.testing.helpers import envelope, produce_raw
+from ticketing_shared.testing.helpers import envelope, produce_raw, wait_for
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_the_service_consumes_the_three_order_events():

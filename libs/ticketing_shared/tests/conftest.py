@@ -7,6 +7,7 @@ from tests.project.demo.models import AppliedLog, Widget
 from ticketing_shared.events.consumer import ConsumerRunner
 from ticketing_shared.events.models import ProcessedEvent
 from ticketing_shared.events.registry import Event
+from ticketing_shared.testing.helpers import wait_for
 from ticketing_shared.versioning import replica_apply
 
 
@@ -49,16 +50,6 @@ def run_consumer(kafka_broker, topics):
         assert not thread.is_alive(), "consumer did not stop"
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"Timed out waiting for {predicate}")
 
 
 __all__ = ["AppliedLog", "ProcessedEvent", "Widget", "wait_for"]

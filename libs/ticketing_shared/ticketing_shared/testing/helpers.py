@@ -117,6 +117,18 @@ def envelope(event_type: str, data: dict[str, Any], *, event_id: str | None = No
     )
 
 
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy, and return that: for effects
+    that happen in another thread or process (a consumer, a relay)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {predicate}")
+
+
 def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> bool:
     """Hand an event to this service's registered handler the way the consumer runner does:
     in a transaction with its inbox row. False when that event id was already applied;
@@ -131,4 +143,5 @@ def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = Non
     return apply_event(event, handler)
 
 
-__all__ = ["KafkaReader", "TopicPartition", "access_token", "deliver", "envelope", "outbox_events", "produce_raw"]
+__all__ = ["KafkaReader", "TopicPartition", "access_token", "deliver", "envelope", "outbox_events", "produce_raw",
+           "wait_for"]
