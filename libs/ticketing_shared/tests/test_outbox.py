@@ -219,3 +219,27 @@ def test_queued_nudges_are_shared_until_the_relay_task_starts(topics, settings, 
     with transaction.atomic():
         publish_widget(topics["created"], uuid.uuid4(), 0)
     assert len(queued) == 2
+
+
+def test_an_event_the_broker_refused_alone_stays_pending(monkeypatch):
+    """Delivery reports count successes; a failure names its event, and only that one is not marked."""
+
+    class Message:
+        def __init__(self, event_id):
+            self._headers = [("id", event_id.encode()), ("type", b"t")]
+
+        def headers(self):
+            return self._headers
+
+    batch = [(seq, "key", "t", "{}", f"event-{seq}", []) for seq in (11, 12, 13)]
+    flight = relay._InFlight(batch)
+    flight.report(None, Message("event-11"))
+    flight.report(RuntimeError("MSG_TIMED_OUT"), Message("event-12"))
+    flight.report(None, Message("event-13"))
+    marked = []
+    monkeypatch.setattr(relay, "_mark_published", marked.extend)
+
+    sent, whole = relay._settle(producer=None, flight=flight)
+
+    assert (sent, whole) == (2, False)
+    assert marked == [11, 13]

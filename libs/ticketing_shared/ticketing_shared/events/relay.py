@@ -18,10 +18,9 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from ticketing_shared.events.kafka import get_producer
 from ticketing_shared.events.models import OutboxEvent
@@ -32,13 +31,8 @@ logger = logging.getLogger(__name__)
 DRAIN_LOCK_KEY = 0x7469636B6574  # "ticket"
 
 
-@dataclass(frozen=True)
-class Pending:
-    seq: int
-    aggregateid: str
-    type: str
-    value: str
-    headers: list[tuple[str, str]]
+# One pending event as read: (seq, key, topic, value, event id, Kafka headers).
+Pending = tuple[int, str, str, str, str, list[tuple[str, str]]]
 
 
 @contextmanager
@@ -74,7 +68,7 @@ def _read(*, after_seq: int, limit: int) -> list[Pending]:
         )
         rows = cursor.fetchall()
     return [
-        Pending(seq, key, event_type, value, _kafka_headers(event_id, event_type, headers))
+        (seq, key, event_type, value, event_id, _kafka_headers(event_id, event_type, headers))
         for seq, key, event_type, value, event_id, headers in rows
     ]
 
@@ -87,43 +81,45 @@ def _kafka_headers(event_id: str, event_type: str, extra_json: str) -> list[tupl
 
 
 def _mark_published(seqs: list[int]) -> None:
-    with connection.cursor() as cursor:
+    """Without waiting for the WAL flush: a mark lost in a database crash only means those
+    events are sent again, which at-least-once delivery allows."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(
             f"UPDATE {OutboxEvent._meta.db_table} SET published_at = now() WHERE seq = ANY(%s)", [seqs]
         )
 
 
 class _InFlight:
-    """One batch handed to the producer; delivery reports fill it in."""
+    """One batch handed to the producer. Delivery reports only count successes; a failure,
+    rare, names its event by the ``id`` header so that one alone stays pending."""
 
     def __init__(self, batch: list[Pending]) -> None:
+        self.seq_by_id = {row[4]: row[0] for row in batch}
         self.size = len(batch)
-        self.last_seq = batch[-1].seq
-        self.acked: list[int] = []
-        self.failed = 0
+        self.acked = 0
+        self.failed: list[str] = []
 
-    def on_delivery(self, seq: int):
-        def report(err, _msg) -> None:
-            if err is None:
-                self.acked.append(seq)
-            else:
-                logger.error("Outbox event %s not delivered: %s", seq, err)
-                self.failed += 1
-
-        return report
+    def report(self, err, msg) -> None:
+        if err is None:
+            self.acked += 1
+        else:
+            event_id = dict(msg.headers() or []).get("id", b"").decode()
+            logger.error("Outbox event %s not delivered: %s", event_id, err)
+            self.failed.append(event_id)
 
     @property
     def complete(self) -> bool:
-        return len(self.acked) + self.failed == self.size
+        return self.acked + len(self.failed) == self.size
 
 
 def _send(producer, batch: list[Pending]) -> _InFlight:
     flight = _InFlight(batch)
-    for row in batch:
+    produce, report = producer.produce, flight.report
+    for _seq, key, topic, value, _event_id, headers in batch:
         while True:
             try:
-                producer.produce(row.type, key=row.aggregateid, value=row.value, headers=row.headers,
-                                 on_delivery=flight.on_delivery(row.seq))
+                produce(topic, value, key, headers=headers, on_delivery=report)
                 break
             except BufferError:  # local queue full: let deliveries drain
                 producer.poll(0.05)
@@ -131,17 +127,25 @@ def _send(producer, batch: list[Pending]) -> _InFlight:
     return flight
 
 
-def _settle(producer, flight: _InFlight) -> bool:
-    """Wait for a batch's delivery reports and mark what was acknowledged; False if anything failed."""
+def _settle(producer, flight: _InFlight) -> tuple[int, bool]:
+    """Wait for a batch's delivery reports and mark what was acknowledged.
+
+    Returns how many were published and whether the whole batch was."""
     deadline = time.monotonic() + settings.KAFKA["FLUSH_TIMEOUT_SECONDS"]
     while not flight.complete and time.monotonic() < deadline:
         producer.poll(0.01)
-    if flight.acked:
-        _mark_published(flight.acked)
-    unacknowledged = flight.size - len(flight.acked)
-    if unacknowledged:
-        logger.error("%d outbox events not acknowledged; they stay pending", unacknowledged)
-    return not unacknowledged
+    if flight.complete and not flight.failed:
+        acked = list(flight.seq_by_id.values())
+    elif flight.complete:  # only the failed ones stay pending
+        failed = {flight.seq_by_id.get(event_id) for event_id in flight.failed}
+        acked = [seq for seq in flight.seq_by_id.values() if seq not in failed]
+    else:  # reports missing: we cannot tell which arrived, so all stay pending (sent again later)
+        acked = []
+    if acked:
+        _mark_published(acked)
+    if len(acked) < flight.size:
+        logger.error("%d outbox events not acknowledged; they stay pending", flight.size - len(acked))
+    return len(acked), len(acked) == flight.size
 
 
 def _drain(*, batch_size: int, deadline: float) -> tuple[int, bool]:
@@ -156,11 +160,11 @@ def _drain(*, batch_size: int, deadline: float) -> tuple[int, bool]:
         batch = _read(after_seq=after_seq, limit=batch_size) if healthy and time.monotonic() < deadline else []
         if batch:
             in_flight.append(_send(producer, batch))
-            after_seq = batch[-1].seq
+            after_seq = batch[-1][0]
         while in_flight and (not batch or len(in_flight) > 1 or in_flight[0].complete):
-            flight = in_flight.popleft()
-            healthy = _settle(producer, flight) and healthy
-            published += len(flight.acked)
+            sent, whole = _settle(producer, in_flight.popleft())
+            published += sent
+            healthy = healthy and whole
         if not batch and not in_flight:
             # A transaction that took its sequence number before one we sent but committed
             # after it was skipped above: look again from the start before stopping.
