@@ -19,6 +19,69 @@ env = environ.Env()
 logger = logging.getLogger(__name__)
 
 
+def dev_mode() -> bool:
+    """Development defaults apply: ``DJANGO_DEBUG`` (make dev) or ``DJANGO_TESTING`` (pytest)."""
+    return env.bool("DJANGO_DEBUG", default=False) or env.bool("DJANGO_TESTING", default=False)
+
+
+def required(name: str, dev_default: str) -> str:
+    """An environment value production must set; ``dev_default`` in development and tests."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if dev_mode():
+        return dev_default
+    raise ImproperlyConfigured(f"{name} must be set in production")
+
+
+def base_settings(*, service_name: str, base_dir: Path, redis_db: int = 0) -> dict[str, Any]:
+    """What every Django project of the suite shares, the web client included: secrets and
+    hosts, Redis as the cache, static files through whitenoise, logging, secure cookies."""
+    debug = env.bool("DJANGO_DEBUG", default=False)
+    dev = dev_mode()
+    settings: dict[str, Any] = {
+        "SERVICE_NAME": service_name,
+        "BASE_DIR": base_dir,
+        "DEBUG": debug,
+        "SECRET_KEY": required("DJANGO_SECRET_KEY", f"dev-insecure-{service_name}"),
+        "ALLOWED_HOSTS": env.list("DJANGO_ALLOWED_HOSTS", default=["*"] if dev else []),
+        "CSRF_TRUSTED_ORIGINS": env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[]),
+        "ROOT_URLCONF": "config.urls",
+        "WSGI_APPLICATION": "config.wsgi.application",
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "LANGUAGE_CODE": "en-us",
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": required("REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}"),
+                "KEY_PREFIX": service_name,
+            }
+        },
+        "STATIC_URL": "/static/",
+        "STATIC_ROOT": base_dir / "staticfiles",
+        "STORAGES": {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {
+                "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+                if dev
+                else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            },
+        },
+        "WHITENOISE_USE_FINDERS": dev,
+        "WHITENOISE_AUTOREFRESH": dev,
+        "LOGGING": logging_settings(service_name),
+    }
+    if not dev:
+        settings.update(
+            SESSION_COOKIE_SECURE=env.bool("DJANGO_SECURE_COOKIES", default=True),
+            CSRF_COOKIE_SECURE=env.bool("DJANGO_SECURE_COOKIES", default=True),
+            SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+        )
+    return settings
+
+
 def service_settings(
     *,
     service_name: str,
@@ -26,19 +89,8 @@ def service_settings(
     base_dir: Path,
     apps: list[str],
 ) -> dict[str, Any]:
-    """Return the settings shared by every service, as a dict for ``globals().update``."""
-    debug = env.bool("DJANGO_DEBUG", default=False)
-    testing = env.bool("DJANGO_TESTING", default=False)
-
-    def required(name: str, dev_default: str) -> str:
-        value = env.str(name, default="")
-        if value:
-            return value
-        if debug or testing:
-            return dev_default
-        raise ImproperlyConfigured(f"{name} must be set in production")
-
-    redis_url = required("REDIS_URL", "redis://127.0.0.1:6379/0")
+    """Return the settings shared by every backend service, as a dict for ``globals().update``."""
+    dev = dev_mode()
     database = env.db_url_config(required("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{service_name}"))
     database.update(
         CONN_MAX_AGE=env.int("DATABASE_CONN_MAX_AGE", default=60),
@@ -46,22 +98,12 @@ def service_settings(
         ATOMIC_REQUESTS=False,
     )
     database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}"
+    settings = base_settings(service_name=service_name, base_dir=base_dir)
+    redis_url = settings["CACHES"]["default"]["LOCATION"]
 
-    settings: dict[str, Any] = {
-        "SERVICE_NAME": service_name,
+    settings |= {
         "API_AREA": api_area,
-        "BASE_DIR": base_dir,
-        "DEBUG": debug,
-        "SECRET_KEY": required("DJANGO_SECRET_KEY", f"dev-insecure-{service_name}"),
-        "ALLOWED_HOSTS": env.list("DJANGO_ALLOWED_HOSTS", default=["*"] if debug or testing else []),
-        "CSRF_TRUSTED_ORIGINS": env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[]),
-        "ROOT_URLCONF": "config.urls",
-        "WSGI_APPLICATION": "config.wsgi.application",
-        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "APPEND_SLASH": False,
-        "USE_TZ": True,
-        "TIME_ZONE": "UTC",
-        "LANGUAGE_CODE": "en-us",
         "INSTALLED_APPS": [
             "django.contrib.admin",
             "django.contrib.auth",
@@ -105,25 +147,6 @@ def service_settings(
             }
         ],
         "DATABASES": {"default": database},
-        "CACHES": {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": redis_url,
-                "KEY_PREFIX": service_name,
-            }
-        },
-        "STATIC_URL": "/static/",
-        "STATIC_ROOT": base_dir / "staticfiles",
-        "STORAGES": {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {
-                "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-                if debug or testing
-                else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            },
-        },
-        "WHITENOISE_USE_FINDERS": debug or testing,
-        "WHITENOISE_AUTOREFRESH": debug or testing,
         "REST_FRAMEWORK": {
             "DEFAULT_AUTHENTICATION_CLASSES": ["ticketing_shared.auth.JWTAuthentication"],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -136,7 +159,7 @@ def service_settings(
             "COERCE_DECIMAL_TO_STRING": True,
             "UNAUTHENTICATED_USER": None,
         },
-        "SIMPLE_JWT": jwt_settings(debug=debug or testing),
+        "SIMPLE_JWT": jwt_settings(debug=dev),
         "SPECTACULAR_SETTINGS": {
             "TITLE": f"Ticketing {service_name} API",
             "VERSION": "1.0.0",
@@ -148,7 +171,7 @@ def service_settings(
             "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
             "SERVE_AUTHENTICATION": [],
         },
-        "KAFKA": kafka_settings(debug=debug or testing),
+        "KAFKA": kafka_settings(debug=dev),
         "OUTBOX": {
             "BATCH_SIZE": env.int("OUTBOX_BATCH_SIZE", default=1000),
             "RELAY_INTERVAL_SECONDS": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=2.0),
@@ -164,7 +187,7 @@ def service_settings(
         },
         # Admin sign-in with the auth service's staff accounts (the auth service overrides this).
         "AUTHENTICATION_BACKENDS": ["ticketing_shared.admin_sso.AuthServiceBackend"],
-        "AUTH_SERVICE_URL": env.str("AUTH_SERVICE_URL", default="http://127.0.0.1:8001" if debug or testing else ""),
+        "AUTH_SERVICE_URL": env.str("AUTH_SERVICE_URL", default="http://127.0.0.1:8001" if dev else ""),
         "AUTH_SERVICE_TIMEOUT_SECONDS": env.float("AUTH_SERVICE_TIMEOUT_SECONDS", default=5.0),
         "CELERY_BROKER_URL": env.str("CELERY_BROKER_URL", default=redis_url),
         "CELERY_TASK_IGNORE_RESULT": True,
@@ -172,15 +195,8 @@ def service_settings(
         "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
         "CELERY_TIMEZONE": "UTC",
         "CELERY_BEAT_SCHEDULE": {},
-        "LOGGING": logging_settings(service_name),
         "SILENCED_SYSTEM_CHECKS": [],
     }
-    if not debug and not testing:
-        settings.update(
-            SESSION_COOKIE_SECURE=env.bool("DJANGO_SECURE_COOKIES", default=True),
-            CSRF_COOKIE_SECURE=env.bool("DJANGO_SECURE_COOKIES", default=True),
-            SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
-        )
     return settings
 
 
