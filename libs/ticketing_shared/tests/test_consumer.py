@@ -90,6 +90,30 @@ def test_an_early_version_waits_for_the_one_before_it(topics, run_consumer):
     assert DeadLetter.objects.count() == 0
 
 
+def test_an_early_event_waits_by_the_clock_not_by_attempts(topics, run_consumer, settings):
+    """Dozens of quick retries must not dead-letter it: its predecessor may be minutes behind."""
+    settings.CONSUMER = {**settings.CONSUMER, "RETRY_BACKOFF_SECONDS": 0.01, "RETRY_BACKOFF_MAX_SECONDS": 0.01,
+                         "EARLY_EVENT_MAX_WAIT_SECONDS": 60}
+    widget_id = uuid.uuid4()
+    produce_raw(topics["updated"], envelope(topics["updated"], widget(widget_id, 1, "v1")), key=str(widget_id))
+    run_consumer()
+    time.sleep(2)  # ~200 attempts
+    assert DeadLetter.objects.count() == 0
+
+    produce_raw(topics["created"], envelope(topics["created"], widget(widget_id, 0, "v0")), key=str(widget_id))
+    wait_for(lambda: Widget.objects.filter(id=widget_id, version=1).exists())
+
+
+def test_an_event_early_for_too_long_is_dead_lettered(topics, run_consumer, settings):
+    settings.CONSUMER = {**settings.CONSUMER, "RETRY_BACKOFF_SECONDS": 0.05, "EARLY_EVENT_MAX_WAIT_SECONDS": 0.5}
+    widget_id = uuid.uuid4()
+    produce_raw(topics["updated"], envelope(topics["updated"], widget(widget_id, 1, "v1")), key=str(widget_id))
+    run_consumer()
+
+    dead = wait_for(lambda: DeadLetter.objects.first())
+    assert "version" in dead.error
+
+
 def test_a_stale_version_is_ignored(topics, run_consumer):
     widget_id = uuid.uuid4()
     Widget.objects.create(id=widget_id, name="v3", version=3)

@@ -221,8 +221,8 @@ def test_queued_nudges_are_shared_until_the_relay_task_starts(topics, settings, 
     assert len(queued) == 2
 
 
-def test_an_event_the_broker_refused_alone_stays_pending(monkeypatch):
-    """Delivery reports count successes; a failure names its event, and only that one is not marked."""
+def test_after_a_refused_event_nothing_later_is_marked(monkeypatch):
+    """Delivery reports count successes; a failure names its event, and it and every later one stay pending."""
 
     class Message:
         def __init__(self, event_id):
@@ -231,15 +231,27 @@ def test_an_event_the_broker_refused_alone_stays_pending(monkeypatch):
         def headers(self):
             return self._headers
 
-    batch = [(seq, "key", "t", "{}", f"event-{seq}", []) for seq in (11, 12, 13)]
+    batch = [(seq, "key", "t", "{}", f"event-{seq}", []) for seq in (11, 12, 13, 14)]
     flight = relay._InFlight(batch)
     flight.report(None, Message("event-11"))
     flight.report(RuntimeError("MSG_TIMED_OUT"), Message("event-12"))
     flight.report(None, Message("event-13"))
+    flight.report(None, Message("event-14"))
     marked = []
     monkeypatch.setattr(relay, "_mark_published", marked.extend)
 
     sent, whole = relay._settle(producer=None, flight=flight)
 
-    assert (sent, whole) == (2, False)
-    assert marked == [11, 13]
+    assert (sent, whole) == (1, False)
+    assert marked == [11], "13 and 14 are sent again after 12, never marked before it"
+
+
+def test_the_relay_creates_a_topic_before_its_first_event(kafka_broker):
+    from ticketing_shared.events.kafka import get_admin
+
+    topic = f"t{uuid.uuid4().hex[:8]}.nobody.consumes"
+    with transaction.atomic():
+        publish_widget(topic, uuid.uuid4(), 0)
+
+    assert relay.relay_outbox() == 1
+    assert topic in get_admin().list_topics(timeout=5).topics

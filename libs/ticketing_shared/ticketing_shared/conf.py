@@ -97,6 +97,17 @@ def service_settings(
         CONN_HEALTH_CHECKS=True,
         ATOMIC_REQUESTS=False,
     )
+    # A session whose host vanished (node crash, partition) must not keep its locks, such as
+    # the relay's advisory lock, for the kernel's default two hours: the server probes it.
+    # (Off for poolers that refuse startup options; the relay needs session-level locks, so
+    # a transaction-mode PgBouncer does not fit anyway.)
+    if env.bool("DATABASE_TCP_KEEPALIVES", default=True):
+        options = database.setdefault("OPTIONS", {})
+        options["options"] = (
+            options.get("options", "")
+            + " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+            " -c tcp_user_timeout=30000"
+        ).strip()
     database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}"
     settings = base_settings(service_name=service_name, base_dir=base_dir)
     redis_url = settings["CACHES"]["default"]["LOCATION"]
@@ -180,7 +191,8 @@ def service_settings(
         },
         "CONSUMER": {
             "RETRY_ATTEMPTS": env.int("CONSUMER_RETRY_ATTEMPTS", default=5),
-            "EARLY_EVENT_ATTEMPTS": env.int("CONSUMER_EARLY_EVENT_ATTEMPTS", default=30),
+            # An early event waits this long for the one it builds on before it is dead-lettered.
+            "EARLY_EVENT_MAX_WAIT_SECONDS": env.float("CONSUMER_EARLY_EVENT_MAX_WAIT_SECONDS", default=3600.0),
             "RETRY_BACKOFF_SECONDS": env.float("CONSUMER_RETRY_BACKOFF_SECONDS", default=0.2),
             "RETRY_BACKOFF_MAX_SECONDS": env.float("CONSUMER_RETRY_BACKOFF_MAX_SECONDS", default=5.0),
             "MAX_CONSECUTIVE_FAILURES": env.int("CONSUMER_MAX_CONSECUTIVE_FAILURES", default=10),

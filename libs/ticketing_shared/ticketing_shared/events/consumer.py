@@ -65,6 +65,7 @@ class _Waiting:
     message: Message
     attempts: int
     due: float
+    since: float  # when the message was first tried
 
 
 class ConsumerRunner:
@@ -132,7 +133,8 @@ class ConsumerRunner:
 
     # -- one message ---------------------------------------------------------------
 
-    def _handle(self, message: Message, *, attempts: int) -> None:
+    def _handle(self, message: Message, *, attempts: int, since: float | None = None) -> None:
+        since = time.monotonic() if since is None else since
         try:
             event = Event.parse(message.value(), message_headers(message))
             handler = self.handlers.get(event.type)
@@ -145,31 +147,41 @@ class ConsumerRunner:
         except PoisonMessage as exc:
             self._dead_letter(message, exc, attempts)
         except RetryLater as exc:
-            self._retry_or_give_up(message, attempts, exc, self.options["EARLY_EVENT_ATTEMPTS"])
+            # The event it builds on comes through another topic and may be far behind (a
+            # backlog, a stuck consumer): wait for it by the clock, not by a few attempts.
+            waited = time.monotonic() - since
+            if waited >= self.options["EARLY_EVENT_MAX_WAIT_SECONDS"]:
+                self._dead_letter(message, exc, attempts)
+            else:
+                log = logger.warning if attempts % 20 == 0 else logger.info
+                log("Early event %s@%s:%s waits (%.0f s so far): %s",
+                    message.topic(), message.partition(), message.offset(), waited, exc)
+                self._wait(message, attempts, since)
         except (OperationalError, InterfaceError) as exc:
-            self._infrastructure_failure(message, attempts, exc)
+            self._infrastructure_failure(message, attempts, exc, since)
         except Exception as exc:
             logger.exception("Handler failed for %s@%s:%s", message.topic(), message.partition(), message.offset())
-            self._retry_or_give_up(message, attempts, exc, self.options["RETRY_ATTEMPTS"])
+            self._retry_or_give_up(message, attempts, exc, self.options["RETRY_ATTEMPTS"], since)
         else:
             self._consecutive_failures = 0
             self._done(message)
 
-    def _retry_or_give_up(self, message: Message, attempts: int, error: Exception, budget: int) -> None:
+    def _retry_or_give_up(self, message: Message, attempts: int, error: Exception, budget: int, since: float) -> None:
         if attempts >= budget:
             self._dead_letter(message, error, attempts)
         else:
             logger.info("Will retry %s@%s:%s (attempt %d): %s",
                         message.topic(), message.partition(), message.offset(), attempts, error)
-            self._wait(message, attempts)
+            self._wait(message, attempts, since)
 
-    def _infrastructure_failure(self, message: Message, attempts: int, error: Exception) -> None:
+    def _infrastructure_failure(self, message: Message, attempts: int, error: Exception,
+                                since: float | None = None) -> None:
         self._consecutive_failures += 1
         logger.error("Database unavailable (%d in a row): %s", self._consecutive_failures, error)
         connection.close()
         if self._consecutive_failures >= self.options["MAX_CONSECUTIVE_FAILURES"]:
             raise ConsumerGaveUp(f"{self._consecutive_failures} consecutive failures") from error
-        self._wait(message, attempts - 1)  # not the message's fault: the budget is kept
+        self._wait(message, attempts - 1, since)  # not the message's fault: the budget is kept
 
     def _dead_letter(self, message: Message, error: Exception, attempts: int) -> None:
         try:
@@ -191,7 +203,7 @@ class ConsumerRunner:
             self.consumer.resume([partition])
             self._paused.discard(tp)
 
-    def _wait(self, message: Message, attempts: int) -> None:
+    def _wait(self, message: Message, attempts: int, since: float | None = None) -> None:
         tp = (message.topic(), message.partition())
         if tp not in self._paused:
             self.consumer.pause([TopicPartition(*tp)])
@@ -200,14 +212,15 @@ class ConsumerRunner:
             self.options["RETRY_BACKOFF_SECONDS"] * (2 ** max(attempts - 1, 0)),
             self.options["RETRY_BACKOFF_MAX_SECONDS"],
         )
-        self._waiting[tp] = _Waiting(message=message, attempts=attempts, due=time.monotonic() + backoff)
+        self._waiting[tp] = _Waiting(message=message, attempts=attempts, due=time.monotonic() + backoff,
+                                     since=time.monotonic() if since is None else since)
 
     def _retry_due(self) -> None:
         now = time.monotonic()
         for tp, waiting in list(self._waiting.items()):
             if waiting.due <= now and self._waiting.get(tp) is waiting:
                 del self._waiting[tp]
-                self._handle(waiting.message, attempts=waiting.attempts + 1)
+                self._handle(waiting.message, attempts=waiting.attempts + 1, since=waiting.since)
 
     def _on_revoke(self, _consumer, partitions: list[TopicPartition]) -> None:
         for partition in partitions:

@@ -7,7 +7,7 @@ import os
 import threading
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from django.conf import settings
 
@@ -26,12 +26,26 @@ def _config(*parts: str, **extra: Any) -> dict[str, Any]:
     return config
 
 
+_producer_failed = False
+
+
+def _on_producer_error(error: KafkaError) -> None:
+    """A fatal error leaves an idempotent producer unusable for good: build a new one next time."""
+    global _producer_failed
+    if error.fatal():
+        logger.error("Kafka producer failed for good, it will be replaced: %s", error)
+        _producer_failed = True
+    else:
+        logger.warning("Kafka producer: %s", error)
+
+
 def get_producer() -> Producer:
-    """The process's idempotent producer (re-created after a fork)."""
-    global _producer
+    """The process's idempotent producer (re-created after a fork or a fatal error)."""
+    global _producer, _producer_failed
     with _lock:
-        if _producer is None or _producer[0] != os.getpid():
-            _producer = (os.getpid(), Producer(_config("PRODUCER", **{"client.id": settings.SERVICE_NAME})))
+        if _producer is None or _producer[0] != os.getpid() or _producer_failed:
+            config = _config("PRODUCER", **{"client.id": settings.SERVICE_NAME, "error_cb": _on_producer_error})
+            _producer, _producer_failed = (os.getpid(), Producer(config)), False
         return _producer[1]
 
 

@@ -19,10 +19,11 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from confluent_kafka import KafkaException
 from django.conf import settings
 from django.db import connection, transaction
 
-from ticketing_shared.events.kafka import get_producer
+from ticketing_shared.events.kafka import ensure_topics, get_producer
 from ticketing_shared.events.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -127,25 +128,45 @@ def _send(producer, batch: list[Pending]) -> _InFlight:
     return flight
 
 
-def _settle(producer, flight: _InFlight) -> tuple[int, bool]:
+def _settle(producer, flight: _InFlight, *, mark: bool = True) -> tuple[int, bool]:
     """Wait for a batch's delivery reports and mark what was acknowledged.
 
-    Returns how many were published and whether the whole batch was."""
+    After a failure only the events before the first failed one are marked: the later
+    ones are sent again after it, so no aggregate's events are marked out of order
+    (the idempotent producer can lose 2 and 3 yet deliver 4). ``mark=False`` (an
+    earlier batch failed) marks nothing. Returns how many were marked and whether
+    the whole batch was."""
     deadline = time.monotonic() + settings.KAFKA["FLUSH_TIMEOUT_SECONDS"]
     while not flight.complete and time.monotonic() < deadline:
         producer.poll(0.01)
-    if flight.complete and not flight.failed:
-        acked = list(flight.seq_by_id.values())
-    elif flight.complete:  # only the failed ones stay pending
-        failed = {flight.seq_by_id.get(event_id) for event_id in flight.failed}
-        acked = [seq for seq in flight.seq_by_id.values() if seq not in failed]
-    else:  # reports missing: we cannot tell which arrived, so all stay pending (sent again later)
+    if not mark or not flight.complete:  # reports missing: we cannot tell which arrived
         acked = []
+    elif not flight.failed:
+        acked = list(flight.seq_by_id.values())
+    else:
+        first_failed = min(flight.seq_by_id.get(event_id, 0) for event_id in flight.failed)
+        acked = [seq for seq in flight.seq_by_id.values() if seq < first_failed]
     if acked:
         _mark_published(acked)
     if len(acked) < flight.size:
         logger.error("%d outbox events not acknowledged; they stay pending", flight.size - len(acked))
     return len(acked), len(acked) == flight.size
+
+
+_known_topics: set[str] = set()
+
+
+def _ensure_topics(topics: set[str]) -> None:
+    """Create a topic before its first event: a managed Kafka usually does not create topics
+    on produce, and a topic nobody consumes (``payment.refunded``) is created by no consumer."""
+    missing = topics - _known_topics
+    if missing:
+        try:
+            ensure_topics(sorted(missing))
+        except KafkaException as exc:  # e.g. no right to create topics: produce anyway
+            logger.warning("Could not make sure topics %s exist: %s", ", ".join(sorted(missing)), exc)
+            return
+        _known_topics.update(missing)
 
 
 def _drain(*, batch_size: int, deadline: float) -> tuple[int, bool]:
@@ -159,10 +180,11 @@ def _drain(*, batch_size: int, deadline: float) -> tuple[int, bool]:
     while True:
         batch = _read(after_seq=after_seq, limit=batch_size) if healthy and time.monotonic() < deadline else []
         if batch:
+            _ensure_topics({row[2] for row in batch})
             in_flight.append(_send(producer, batch))
             after_seq = batch[-1][0]
         while in_flight and (not batch or len(in_flight) > 1 or in_flight[0].complete):
-            sent, whole = _settle(producer, in_flight.popleft())
+            sent, whole = _settle(producer, in_flight.popleft(), mark=healthy)
             published += sent
             healthy = healthy and whole
         if not batch and not in_flight:
