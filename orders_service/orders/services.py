@@ -122,6 +122,10 @@ def order_complete(*, order_id: uuid.UUID) -> bool:
             return False
         if order.status == Order.Status.CANCELLED:
             logger.warning("Order %s was paid after it was cancelled; it stays cancelled (refunded)", order.id)
+            # Say it again (same version, a new event): a payments service that somehow missed
+            # the first one would otherwise never refund. Everyone else ignores the repeat.
+            publish(aggregate_type="order", aggregate_id=order.id, event_type="order.cancelled",
+                    data=_order_ref(order))
             return False
         order.change_status(Order.Status.COMPLETE)
         publish(aggregate_type="order", aggregate_id=order.id, event_type="order.completed", data=_order_ref(order))

@@ -108,9 +108,12 @@ def order_replica_cancel(*, order_id: uuid.UUID, version: int) -> bool:
     the consumer's transaction.
     """
     with transaction.atomic():
-        if not replica_apply(
+        applied = replica_apply(
             Order, pk=order_id, version=version, values={"status": Order.Status.CANCELLED, "updated_at": timezone.now()}
-        ):
+        )
+        # A repeated cancel (the orders service repeats it when a payment arrives for a
+        # cancelled order) still checks for a payment to refund.
+        if not applied and not Order.objects.filter(pk=order_id, status=Order.Status.CANCELLED).exists():
             return False
         payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
         if payment is not None and payment.status == Payment.Status.SUCCEEDED:
@@ -118,7 +121,7 @@ def order_replica_cancel(*, order_id: uuid.UUID, version: int) -> bool:
             payment.save(update_fields=["status", "updated_at"])
             logger.warning("Order %s was cancelled after payment %s succeeded: refunding", order_id, payment.id)
             transaction.on_commit(partial(_dispatch_refund, payment.id), robust=True)
-    return True
+    return applied
 
 
 # -- charging --------------------------------------------------------------------

@@ -172,6 +172,22 @@ def test_the_compensation_runs_once_however_often_the_event_comes(
     assert len(outbox("payment.refunded")) == 1
 
 
+def test_a_repeated_cancel_refunds_a_payment_the_first_one_left_alone(
+    buyer, order, deliver, outbox, eager_tasks, django_capture_on_commit_callbacks
+):
+    """The orders service repeats order.cancelled when a payment reaches a cancelled order."""
+    assert pay(buyer, order.id).status_code == 201
+    order.__class__.objects.filter(pk=order.pk).update(status="cancelled", version=1)  # cancel applied, no refund
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver("order.cancelled", changed(order, 1))
+
+    payment = Payment.objects.get()
+    assert payment.status == Payment.Status.REFUNDED
+    assert len(refunds_for(payment.stripe_id)) == 1
+    assert len(outbox("payment.refunded")) == 1
+
+
 def test_a_refund_that_meets_a_stripe_outage_is_finished_by_the_sweep(
     buyer, order, deliver, outbox, eager_tasks, stripe_outage, django_capture_on_commit_callbacks
 ):
