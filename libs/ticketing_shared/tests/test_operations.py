@@ -216,3 +216,22 @@ def test_replay_dead_letters_applies_each_once(topics, run_consumer, settings):
         del registry._handlers[topics["created"]]
     assert AppliedLog.objects.count() == 1
     assert DeadLetter.objects.get().status == DeadLetter.Status.REPLAYED
+
+
+def test_the_relay_command_publishes_everything_even_while_another_relay_holds_the_lock(topics, kafka_reader):
+    import psycopg
+    from django.db import connection
+
+    with transaction.atomic():
+        for version in range(3):
+            publish(aggregate_type="widget", aggregate_id="w9", event_type=topics["created"],
+                    data={"id": "w9", "name": "n", "version": version})
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    other = psycopg.connect(**params, autocommit=True)
+    other.execute("SELECT pg_advisory_lock(%s)", [relay.DRAIN_LOCK_KEY])
+    threading.Timer(1.0, other.close).start()  # the other relay finishes a second later
+
+    call_command("relay_outbox")
+
+    assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
+    assert len(kafka_reader(topics["created"]).read(3)) == 3

@@ -221,6 +221,23 @@ def relay_outbox(*, batch_size: int | None = None, max_seconds: float = 30.0) ->
     return published
 
 
+def drain_all(*, timeout: float = 600.0, on_progress=None) -> int:
+    """Relay until nothing is pending, waiting while another relay holds the lock (the
+    operator's commands; Celery's runs stop at ``max_seconds`` instead)."""
+    deadline = time.monotonic() + timeout
+    total = 0
+    while OutboxEvent.objects.filter(published_at__isnull=True).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"events still pending after {timeout:.0f} s: is the broker reachable?")
+        sent = relay_outbox()
+        total += sent
+        if on_progress and sent:
+            on_progress(sent)
+        if not sent:
+            time.sleep(0.5)  # another relay drains, or the broker refuses: look again
+    return total
+
+
 def prune_outbox(*, older_than_hours: float | None = None) -> int:
     """Delete published events past the retention; pending ones are never touched."""
     from datetime import timedelta

