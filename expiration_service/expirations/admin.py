@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from expirations import selectors, services
 from expirations.models import Expiration
+from ticketing_shared.admin import ActionsOnlyAdmin
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -31,7 +32,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Expiration)
-class ExpirationAdmin(admin.ModelAdmin):
+class ExpirationAdmin(ActionsOnlyAdmin):
     list_display = ["order_id", "status", "expires_at", "fired_at", "lateness", "created_at"]
     list_filter = ["status", OverdueFilter]
     search_fields = ["order_id"]
@@ -55,16 +56,6 @@ class ExpirationAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         return super().changelist_view(request, extra_context)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Expiration | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Expiration | None = None) -> bool:
-        # The list's actions need the change permission; a single row stays view-only.
-        return obj is None and super().has_change_permission(request)
 
     @admin.action(description="Fire the selected ones whose deadline has passed", permissions=["change"])
     def fire_now(self, request: HttpRequest, queryset: QuerySet[Expiration]) -> None:

@@ -14,6 +14,7 @@ from rest_framework.exceptions import APIException
 
 from orders import services
 from orders.models import Order, Ticket
+from ticketing_shared.admin import ActionsOnlyAdmin, ReadOnlyAdmin
 from ticketing_shared.errors import error_list
 
 
@@ -33,7 +34,9 @@ class ExpiredFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ActionsOnlyAdmin):
+    """View-only orders (a plain save would bypass versions and events); cancel as a list action."""
+
     list_display = ["id", "status", "user_id", "ticket", "price", "expires_at", "version", "created_at"]
     list_filter = ["status", ExpiredFilter]
     list_select_related = ["ticket"]
@@ -53,17 +56,6 @@ class OrderAdmin(admin.ModelAdmin):
     fields = readonly_fields
     actions = ["cancel"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        # Operators with the change permission may run actions on the list, but the
-        # form of one order is view-only: a plain save would bypass versions and events.
-        return obj is None and super().has_change_permission(request)
-
     @admin.action(description="Cancel selected orders (publishes order.cancelled)", permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         cancelled = 0
@@ -79,18 +71,8 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ReadOnlyAdmin):
     """Replicas are written by ticket events only."""
 
     list_display = ["id", "title", "price", "user_id", "version"]
     search_fields = ["id", "title", "user_id"]
-    readonly_fields = ["id", "title", "price", "user_id", "version"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
-        return False

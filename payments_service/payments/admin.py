@@ -9,21 +9,11 @@ from rest_framework.exceptions import APIException
 from payments import services
 from payments.models import Order, Payment
 from payments.stripe_gateway import InvalidRequest
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request, obj=None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
+from ticketing_shared.admin import ActionsOnlyAdmin, ReadOnlyAdmin
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(ActionsOnlyAdmin):
     list_display = ["id", "order_id", "stripe_id", "amount", "currency", "status", "refund_id", "created_at"]
     list_filter = ["status", "currency"]
     search_fields = ["id", "order__id", "stripe_id", "refund_id"]

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 
+from ticketing_shared.admin import ReadOnlyAdmin
 from tickets import services
 from tickets.models import Reservation, Ticket
 
@@ -111,7 +112,7 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyAdmin):
     list_display = ["order_id", "ticket", "status", "version", "expires_at", "updated_at"]
     list_filter = ["status"]
     search_fields = ["ticket__title"]
@@ -124,11 +125,3 @@ class ReservationAdmin(admin.ModelAdmin):
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(Q(pk=an_id) | Q(ticket_id=an_id)), False
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

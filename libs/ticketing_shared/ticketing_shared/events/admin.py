@@ -6,19 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from ticketing_shared.admin import ReadOnlyAdmin
 from ticketing_shared.events.consumer import replay_dead_letter
 from ticketing_shared.events.models import DeadLetter, OutboxEvent, ProcessedEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class PublishedFilter(admin.SimpleListFilter):
