@@ -1,13 +1,12 @@
-import threading
 import uuid
 
 import jwt
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from accounts.models import User
 from tests.conftest import PASSWORD
+from ticketing_shared.testing.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -87,22 +86,11 @@ def test_concurrent_signups_with_one_email_create_one_user(api_client):
     from rest_framework.test import APIClient
 
     email = f"race-{uuid.uuid4().hex[:6]}@example.com"
-    statuses: list[int] = []
-    barrier = threading.Barrier(6)
 
-    def sign_up() -> None:
-        barrier.wait()
-        try:
-            statuses.append(APIClient().post("/api/users/signup", {"email": email, "password": PASSWORD},
-                                             format="json").status_code)
-        finally:
-            connection.close()
+    def sign_up(client: APIClient) -> int:
+        return client.post("/api/users/signup", {"email": email, "password": PASSWORD}, format="json").status_code
 
-    threads = [threading.Thread(target=sign_up) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(sign_up, [APIClient() for _ in range(6)])
 
     assert sorted(statuses) == [201] + [400] * 5
     assert User.objects.filter(email=email).count() == 1

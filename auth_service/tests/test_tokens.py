@@ -1,15 +1,14 @@
-import threading
 from datetime import timedelta
 
 import jwt
 import pytest
 from django.conf import settings
-from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from tests.conftest import bearer
+from ticketing_shared.testing.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -118,21 +117,9 @@ def test_refresh_of_a_deactivated_user_is_refused(api_client, signup):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refreshes_of_one_token_yield_one_new_pair(signup):
     user = signup(email="race@example.com")
-    statuses: list[int] = []
-    barrier = threading.Barrier(5)
 
-    def rotate() -> None:
-        barrier.wait()
-        try:
-            statuses.append(refresh(APIClient(), user["refresh"]).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=rotate) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(lambda client: refresh(client, user["refresh"]).status_code,
+                                [APIClient() for _ in range(5)])
 
     assert sorted(statuses) == [200, 401, 401, 401, 401]
 

@@ -1,17 +1,17 @@
 """The one-live-order-per-ticket rule under real concurrency, on real PostgreSQL."""
 
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from orders.models import Order
 from tests.conftest import BUYER_ID, reserve
 from tests.factories import OrderFactory, TicketFactory
+from ticketing_shared.testing.helpers import run_concurrently
 from ticketing_shared.versioning import ConcurrentUpdateError
 
 BUYERS = 50
@@ -19,29 +19,17 @@ BUYERS = 50
 
 def race(make_token, ticket_id, buyers: int) -> list[tuple[int, dict]]:
     """``buyers`` clients, each on its own thread and database connection, released at once."""
-    tokens = [make_token(user_id=str(uuid.uuid4())) for _ in range(buyers)]
-    barrier = threading.Barrier(buyers)
-    results: list[tuple[int, dict]] = []
-    lock = threading.Lock()
-
-    def buy(token: str) -> None:
+    clients = []
+    for _ in range(buyers):
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        try:
-            barrier.wait(timeout=30)
-            response = reserve(client, ticket_id)
-            with lock:
-                results.append((response.status_code, response.json()))
-        finally:
-            connection.close()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(user_id=str(uuid.uuid4()))}")
+        clients.append(client)
 
-    threads = [threading.Thread(target=buy, args=(token,)) for token in tokens]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert len(results) == buyers, "every buyer got an answer"
-    return results
+    def buy(client: APIClient) -> tuple[int, dict]:
+        response = reserve(client, ticket_id)
+        return response.status_code, response.json()
+
+    return run_concurrently(buy, clients)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -138,6 +138,38 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
     raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {predicate}")
 
 
+def run_concurrently(work, arguments: list, *, timeout: float = 60.0) -> list:
+    """Call ``work(argument)`` for every argument at the same instant, each on its own thread
+    and database connection (a race against real PostgreSQL); return the results in order."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(arguments))
+    results: list = [None] * len(arguments)
+    errors: list[BaseException] = []
+
+    def run(index: int, argument) -> None:
+        try:
+            barrier.wait(timeout=timeout)
+            results[index] = work(argument)
+        except BaseException as exc:  # surfaced to the test below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(arguments)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    if errors:
+        raise errors[0]
+    if any(thread.is_alive() for thread in threads):
+        raise AssertionError(f"concurrent calls still running after {timeout:.0f} s")
+    return results
+
+
 def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> bool:
     """Hand an event to this service's registered handler the way the consumer runner does:
     in a transaction with its inbox row. False when that event id was already applied;
@@ -153,4 +185,4 @@ def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = Non
 
 
 __all__ = ["KafkaReader", "TopicPartition", "access_token", "deliver", "envelope", "outbox_events", "produce_raw",
-           "wait_for"]
+           "run_concurrently", "wait_for"]
