@@ -1,16 +1,19 @@
 """The consumer runner: idempotency, version ordering, dead letters."""
 
+import io
 import time
 import uuid
 
 import pytest
+from django.core.management import call_command
 
-from ticketing_shared.events.consumer import replay_dead_letter
-from ticketing_shared.events.models import DeadLetter, ProcessedEvent
+from ticketing_shared.events.consumer import Received, dead_letter, replay_dead_letter
+from ticketing_shared.events.kafka import ensure_topics, get_admin
+from ticketing_shared.events.models import DeadLetter, ParkedEvent, ProcessedEvent
 from ticketing_shared.testing.helpers import envelope, produce_raw
 from ticketing_shared.versioning import ConcurrentUpdateError
 
-from .conftest import AppliedLog, Widget, wait_for, widget_created
+from .conftest import AppliedLog, Widget, wait_for, widget_created, widget_updated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,3 +167,122 @@ def test_optimistic_concurrency_refuses_a_stale_write():
         second.save_versioned(update_fields=["name"])
     stored = Widget.objects.get(id=widget_id)
     assert (stored.name, stored.version) == ("first", 1)
+
+
+# -- parked events: nothing stops a partition ------------------------------------------
+
+
+def test_an_early_event_does_not_delay_another_aggregate_on_its_partition(topics, run_consumer):
+    early, other = uuid.uuid4(), uuid.uuid4()
+    early_id = str(uuid.uuid4())
+    on_one_partition = {"partition": 0}
+    produce_raw(topics["updated"], envelope(topics["updated"], widget(early, 1), event_id=early_id),
+                key=str(early), **on_one_partition)
+    produce_raw(topics["created"], envelope(topics["created"], widget(other, 0)), key=str(other), **on_one_partition)
+    produce_raw(topics["updated"], envelope(topics["updated"], widget(other, 1, "v1")), key=str(other),
+                **on_one_partition)
+    run_consumer()
+
+    wait_for(lambda: Widget.objects.filter(id=other, version=1).exists(), timeout=5)
+    parked = ParkedEvent.objects.get()
+    assert (str(parked.event_id), parked.reason) == (early_id, ParkedEvent.Reason.EARLY)
+
+    produce_raw(topics["created"], envelope(topics["created"], widget(early, 0)), key=str(early))
+    wait_for(lambda: Widget.objects.filter(id=early, version=1).exists(), timeout=5)
+    assert ParkedEvent.objects.count() == 0
+    assert DeadLetter.objects.count() == 0
+
+
+def test_a_failing_event_holds_up_its_aggregate_only(topics, run_consumer, settings):
+    """Another aggregate on the same partition flows; the failing one's next event waits behind it."""
+    settings.CONSUMER = {**settings.CONSUMER, "RETRY_BACKOFF_SECONDS": 0.5}
+    failing, other = uuid.uuid4(), uuid.uuid4()
+    failures = []
+
+    def recording(event):
+        if event.data["id"] == str(failing) and event.data["version"] == 0 and len(failures) < 2:
+            failures.append(event.id)
+            raise ValueError("flaky dependency")
+        AppliedLog.objects.create(event_id=event.id, type=event.data["id"], version=event.data["version"])
+
+    for aggregate, version in [(failing, 0), (other, 0), (failing, 1), (other, 1)]:
+        produce_raw(topics["created"], envelope(topics["created"], widget(aggregate, version)), key=str(aggregate),
+                    partition=0)
+    run_consumer(handlers={topics["created"]: recording})
+
+    wait_for(lambda: AppliedLog.objects.filter(type=str(failing)).count() == 2)
+    order = list(AppliedLog.objects.order_by("seq").values_list("type", "version"))
+    assert order[:2] == [(str(other), 0), (str(other), 1)], "the other aggregate did not wait"
+    assert order[2:] == [(str(failing), 0), (str(failing), 1)], "one aggregate's events apply in order"
+    assert len(failures) == 2
+    assert ParkedEvent.objects.count() == 0 and DeadLetter.objects.count() == 0
+
+
+def test_a_parked_event_applies_after_a_rebalance(topics, run_consumer):
+    """A second consumer joins the group and leaves (a deploy) while an event waits: it still applies."""
+    widget_id = uuid.uuid4()
+    first = run_consumer()
+    produce_raw(topics["updated"], envelope(topics["updated"], widget(widget_id, 1, "v1")), key=str(widget_id))
+    wait_for(lambda: ParkedEvent.objects.filter(key=str(widget_id)).exists())
+
+    second = run_consumer()
+    wait_for(lambda: second.consumer is not None and second.consumer.assignment(), timeout=30)
+    time.sleep(1)
+    second.stop()
+    partitions = sum(len(get_admin().list_topics(topic, timeout=10).topics[topic].partitions)
+                     for topic in (topics["created"], topics["updated"]))
+    wait_for(lambda: len(first.consumer.assignment()) == partitions, timeout=30)  # all of them again
+
+    produce_raw(topics["created"], envelope(topics["created"], widget(widget_id, 0, "v0")), key=str(widget_id))
+    stored = wait_for(lambda: Widget.objects.filter(id=widget_id, version=1).first(), timeout=10)
+    assert stored.name == "v1"
+    assert ParkedEvent.objects.count() == 0
+
+
+def test_an_operator_replay_restores_the_order_after_a_predecessor_never_came(topics, run_consumer, settings):
+    settings.CONSUMER = {**settings.CONSUMER, "RETRY_BACKOFF_SECONDS": 0.05, "EARLY_EVENT_MAX_WAIT_SECONDS": 0.5}
+    widget_id = uuid.uuid4()
+    for version in (1, 2):
+        produce_raw(topics["updated"], envelope(topics["updated"], widget(widget_id, version, f"v{version}")),
+                    key=str(widget_id))
+    run_consumer()
+    wait_for(lambda: DeadLetter.objects.count() == 2 and not ParkedEvent.objects.exists())
+    assert list(DeadLetter.objects.order_by("id").values_list("event_type", flat=True)) == [topics["updated"]] * 2
+
+    produce_raw(topics["created"], envelope(topics["created"], widget(widget_id, 0, "v0")), key=str(widget_id))
+    wait_for(lambda: Widget.objects.filter(id=widget_id).exists())
+    from ticketing_shared.events import registry
+
+    registry._handlers[topics["updated"]] = widget_updated
+    try:
+        call_command("replay_dead_letters", stdout=io.StringIO(), stderr=io.StringIO())
+    finally:
+        del registry._handlers[topics["updated"]]
+    assert Widget.objects.get(id=widget_id).name == "v2"
+    assert set(DeadLetter.objects.values_list("status", flat=True)) == {DeadLetter.Status.REPLAYED}
+
+
+def test_dead_letters_are_told_apart_by_event_id_not_by_offset(kafka_broker, topics):
+    """A broker that lost its log reuses offsets: a new dead letter must not inherit an old row."""
+    def received(event_id):
+        value = envelope(topics["created"], widget(uuid.uuid4(), 0), event_id=event_id)
+        return Received(topics["created"], 0, 7, "key", value.encode(), {"type": topics["created"]})
+
+    first_id, second_id = str(uuid.uuid4()), str(uuid.uuid4())
+    old = dead_letter(received(first_id), ValueError("old"), 1, dlq_topic="shared-test.dlq")
+    DeadLetter.objects.filter(pk=old.pk).update(status=DeadLetter.Status.DISCARDED)
+
+    new = dead_letter(received(second_id), ValueError("new"), 1, dlq_topic="shared-test.dlq")
+    assert new.pk != old.pk
+    assert (str(new.event_id), new.status) == (second_id, DeadLetter.Status.PENDING)
+    assert DeadLetter.objects.get(pk=old.pk).status == DeadLetter.Status.DISCARDED
+
+    again = dead_letter(received(second_id), ValueError("again"), 2, dlq_topic="shared-test.dlq")
+    assert again.pk == new.pk and again.attempts == 2 and "again" in again.error
+
+
+def test_topics_are_created_with_the_configured_partition_count(kafka_broker, topics, settings):
+    settings.KAFKA = {**settings.KAFKA, "PARTITIONS": 5}
+    name = f"{topics['prefix']}.partitioned"
+    ensure_topics([name])
+    assert len(get_admin().list_topics(name, timeout=10).topics[name].partitions) == 5

@@ -4,38 +4,89 @@ For each message: parse the envelope, then in one database transaction record th
 event id in the inbox (a redelivery finds it there and changes nothing) and run the
 handler; only after that commit is the Kafka offset committed.
 
-A handler that raises :class:`RetryLater` (the event came before the version it
-builds on) or fails is retried with backoff while its partition is paused; other
-partitions keep flowing. Poison messages, and messages that fail past their retry
-budget, go to the ``<service>.dlq`` topic and the dead-letter table, and the
-consumer moves on. Database outages are not the message's fault: they are retried
-without spending the budget, and the process exits after too many in a row so its
-supervisor restarts it.
+A partition never stops. An event that cannot be applied yet is *parked* in the
+``events_parked`` table, in the same kind of transaction, and its partition moves on:
+
+- an event that came before the version it builds on (:class:`RetryLater`) waits
+  for it, by the clock (``EARLY_EVENT_MAX_WAIT_SECONDS``), and is retried at once
+  when another event of the same key applies;
+- an event whose handler failed is retried with backoff (``RETRY_ATTEMPTS``);
+- an event that comes after a parked event of the same aggregate on the same topic
+  is parked behind it, so one aggregate's events still apply in order.
+
+Parked events live in the database, not in the process, so a rebalance, a restart or
+a second replica changes nothing: whichever consumer of the service is running
+retries them. Poison messages, and parked events past their budget, go to the
+``<service>.dlq`` topic and the dead-letter table. Database outages are not the
+message's fault: the message is read again after a pause, and the process exits after
+too many failures in a row so its supervisor restarts it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.utils import timezone
 
-from ticketing_shared import requestid
+from ticketing_shared import heartbeat, requestid
 from ticketing_shared.events.kafka import ensure_topics, get_producer, new_consumer
-from ticketing_shared.events.models import DeadLetter, ProcessedEvent
+from ticketing_shared.events.models import DeadLetter, ParkedEvent, ProcessedEvent
 from ticketing_shared.events.registry import Event, Handler, PoisonMessage, RetryLater, handler_for
 
 logger = logging.getLogger(__name__)
 
-TP = tuple[str, int]
+# The database is away (not the event's fault): retried without spending the event's budget.
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 
 
 class ConsumerGaveUp(RuntimeError):
     """Too many consecutive infrastructure failures: let the orchestrator restart us."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as the consumer got it, from Kafka or back from the parked table."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    value: bytes | str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, message: Message) -> Received:
+        return cls(
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            key=(message.key() or b"").decode("utf-8", errors="replace"),
+            value=message.value(),
+            headers=message_headers(message),
+        )
+
+    @classmethod
+    def parked(cls, row: ParkedEvent) -> Received:
+        return cls(row.topic, row.partition, row.offset, row.key, row.value, dict(row.headers))
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}@{self.partition}:{self.offset}"
+
+
+def message_headers(message: Message) -> dict[str, str]:
+    return {
+        name: (value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value or ""))
+        for name, value in (message.headers() or [])
+    }
 
 
 def apply_event(event: Event, handler: Handler) -> bool:
@@ -53,19 +104,242 @@ def apply_event(event: Event, handler: Handler) -> bool:
     return True
 
 
-def message_headers(message: Message) -> dict[str, str]:
-    return {
-        name: (value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value or ""))
-        for name, value in (message.headers() or [])
-    }
+# -- arrival, parking, retries -------------------------------------------------------
 
 
-@dataclass
-class _Waiting:
-    message: Message
-    attempts: int
-    due: float
-    since: float  # when the message was first tried
+def receive(event: Event, handler: Handler, received: Received, *, dlq_topic: str) -> str:
+    """Apply a newly arrived event, or park it; one transaction either way.
+
+    Returns ``"applied"``, ``"duplicate"`` or ``"parked"`` (or ``"dead-lettered"`` when
+    its budget allows no retry). :class:`PoisonMessage` and database outages propagate.
+    """
+    with transaction.atomic():
+        if ParkedEvent.objects.filter(topic=received.topic, key=received.key).exists():
+            ahead = ParkedEvent.objects.filter(topic=received.topic, key=received.key).order_by("seq").first()
+            _park_new(event, received, ParkedEvent.Reason.BEHIND, error=f"Behind parked event {ahead.event_id}")
+            return "parked"
+        try:
+            applied = apply_event(event, handler)
+        except (PoisonMessage, *INFRASTRUCTURE_ERRORS):
+            raise
+        except Exception as exc:  # RetryLater or a failing handler: set aside, the partition moves on
+            row = _park_new(event, received, _reason(exc), error=_describe(exc), attempts=1, save=False)
+            return _after_failure(row, exc, dlq_topic=dlq_topic)
+        if applied:
+            wake(received.key)
+        return "applied" if applied else "duplicate"
+
+
+def retry_parked(handlers: Mapping[str, Handler], *, dlq_topic: str, limit: int = 100) -> int:
+    """Retry the first parked event of each (topic, key) that is due; return how many applied.
+
+    Goes on while retries succeed, so a chain of parked events of one aggregate drains
+    in one call. Safe with several consumers: a row being retried elsewhere is skipped.
+    """
+    applied_total = 0
+    for _round in range(50):
+        due = _due_heads(limit)
+        applied = sum(_retry_one(seq, handlers, dlq_topic=dlq_topic) for seq in due)
+        applied_total += applied
+        if not applied:
+            break
+    return applied_total
+
+
+def wake(key: str) -> int:
+    """An event of ``key`` applied: its parked events are due now (their predecessor may be it)."""
+    now = timezone.now()
+    return ParkedEvent.objects.filter(key=key, next_attempt_at__gt=now).update(next_attempt_at=now)
+
+
+def _due_heads(limit: int) -> list[int]:
+    table = ParkedEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT seq FROM {table} p
+            WHERE next_attempt_at <= now()
+              AND NOT EXISTS (SELECT 1 FROM {table} q WHERE q.topic = p.topic AND q.key = p.key AND q.seq < p.seq)
+            ORDER BY next_attempt_at
+            LIMIT %s
+            """,
+            [limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _retry_one(seq: int, handlers: Mapping[str, Handler], *, dlq_topic: str) -> int:
+    with transaction.atomic():
+        row = ParkedEvent.objects.select_for_update(skip_locked=True).filter(seq=seq).first()
+        if row is None:  # applied by another consumer meanwhile, or being retried there
+            return 0
+        if ParkedEvent.objects.filter(topic=row.topic, key=row.key, seq__lt=row.seq).exists():
+            return 0  # an earlier one appeared (two consumers overlapped in a rebalance)
+        event = Event.parse(row.value, row.headers)
+        handler = handlers.get(event.type)
+        with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
+            try:
+                if handler is None:
+                    raise PoisonMessage(f"No handler for event type {event.type!r}")
+                applied = apply_event(event, handler)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except PoisonMessage as exc:
+                dead_letter(Received.parked(row), exc, row.attempts + 1, dlq_topic=dlq_topic)
+                _unpark(row)
+                return 0
+            except Exception as exc:
+                row.attempts += 1
+                row.reason, row.error = _reason(exc), _describe(exc)
+                _after_failure(row, exc, dlq_topic=dlq_topic)
+                return 0
+        logger.info("%s parked %s %s after %d attempts", "Applied" if applied else "Skipped duplicate",
+                    event.type, event.id, row.attempts + 1)
+        _unpark(row)
+        return 1
+
+
+def _park_new(event: Event, received: Received, reason: str, *, error: str, attempts: int = 0,
+              save: bool = True) -> ParkedEvent:
+    now = timezone.now()
+    value = received.value.decode("utf-8") if isinstance(received.value, bytes) else received.value
+    row = ParkedEvent(
+        event_id=event.id, event_type=event.type, topic=received.topic, partition=received.partition,
+        offset=received.offset, key=received.key, value=value, headers=received.headers, reason=reason,
+        error=error, attempts=attempts, first_seen_at=now, next_attempt_at=now,
+    )
+    if save:
+        _insert(row)
+        logger.info("Parked %s %s (%s): %s", event.type, event.id, reason, error)
+    return row
+
+
+def _insert(row: ParkedEvent) -> None:
+    """A redelivery of an event that is already parked (its offset commit was lost) changes nothing."""
+    ParkedEvent.objects.bulk_create([row], ignore_conflicts=True)
+
+
+def _after_failure(row: ParkedEvent, error: Exception, *, dlq_topic: str) -> str:
+    """Schedule the next try of a parked event, or dead-letter it once its budget is spent."""
+    options = settings.CONSUMER
+    now = timezone.now()
+    if isinstance(error, RetryLater):
+        # Its predecessor comes through another topic and may be far behind (a backlog, a
+        # stopped consumer): it waits by the clock, and is woken when that one applies.
+        spent = (now - row.first_seen_at).total_seconds() >= options["EARLY_EVENT_MAX_WAIT_SECONDS"]
+    else:
+        logger.warning("Handler failed for %s %s (attempt %d): %s", row.event_type, row.event_id, row.attempts,
+                       row.error)
+        spent = row.attempts >= options["RETRY_ATTEMPTS"]
+    if spent:
+        dead_letter(Received.parked(row), error, row.attempts, dlq_topic=dlq_topic)
+        if row.pk:
+            _unpark(row)
+        return "dead-lettered"
+    backoff = min(options["RETRY_BACKOFF_SECONDS"] * 2 ** max(row.attempts - 1, 0),
+                  options["RETRY_BACKOFF_MAX_SECONDS"])
+    row.next_attempt_at = now + timedelta(seconds=backoff)
+    if row.pk:
+        row.save(update_fields=["attempts", "reason", "error", "next_attempt_at"])
+    else:
+        _insert(row)
+        logger.info("Parked %s %s (%s): %s", row.event_type, row.event_id, row.reason, row.error)
+    return "parked"
+
+
+def _unpark(row: ParkedEvent) -> None:
+    """Remove a settled row; the next event of its aggregate (and the key's others) are due now."""
+    row.delete()
+    wake(row.key)
+
+
+def _reason(error: Exception) -> str:
+    return ParkedEvent.Reason.EARLY if isinstance(error, RetryLater) else ParkedEvent.Reason.FAILED
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+# -- dead letters ----------------------------------------------------------------------
+
+
+def dead_letter(received: Received, error: Exception, attempts: int, *, dlq_topic: str) -> DeadLetter:
+    """Put the message on the DLQ topic, then keep it in the dead-letter table.
+
+    The topic first: if the database write fails after it, the message is dead-lettered
+    again later (a duplicate on the topic, never a loss). The row is keyed by event id,
+    so a redelivery updates it, and a new message that reuses an old offset (a broker
+    that lost its log) gets a row of its own.
+    """
+    raw = received.value.encode() if isinstance(received.value, str) else (received.value or b"")
+    event_id, event_type = None, received.headers.get("type", "")
+    try:
+        event = Event.parse(raw, received.headers)
+        event_id, event_type = event.id, event.type
+    except PoisonMessage:
+        pass
+    reason = _describe(error)
+    producer = get_producer()
+    producer.produce(
+        dlq_topic,
+        key=received.key.encode() or None,
+        value=raw,
+        headers=[
+            *received.headers.items(),
+            ("error", reason[:1000]),
+            ("source-topic", received.topic),
+            ("source-partition", str(received.partition)),
+            ("source-offset", str(received.offset)),
+        ],
+    )
+    if producer.flush(settings.KAFKA["FLUSH_TIMEOUT_SECONDS"]):
+        raise RuntimeError(f"Dead letter not acknowledged by {dlq_topic}")
+    digest = hashlib.sha256(f"{received.where}\n".encode() + raw).hexdigest()
+    with transaction.atomic():
+        letter, _ = DeadLetter.objects.update_or_create(
+            fingerprint=f"event:{event_id}" if event_id else f"message:{digest}",
+            defaults={
+                "topic": received.topic,
+                "partition": received.partition,
+                "offset": received.offset,
+                "key": received.key,
+                "value": raw.decode("utf-8", errors="replace"),
+                "headers": received.headers,
+                "event_id": event_id,
+                "event_type": event_type,
+                "error": reason,
+                "attempts": attempts,
+                "status": DeadLetter.Status.PENDING,
+            },
+        )
+    logger.error("Dead-lettered %s: %s", received.where, error)
+    return letter
+
+
+def replay_dead_letter(letter: DeadLetter) -> bool:
+    """Put a dead letter back through its handler; True if it was applied now.
+
+    Events of its key that are parked (waiting for it) are retried right after.
+    """
+    event = Event.parse(letter.value, letter.headers)
+    handler = handler_for(event.type)
+    if handler is None:
+        raise PoisonMessage(f"No handler for event type {event.type!r}")
+    with transaction.atomic():
+        locked = DeadLetter.objects.select_for_update().get(pk=letter.pk)
+        if locked.status != DeadLetter.Status.PENDING:
+            return False
+        with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
+            applied = apply_event(event, handler)
+        locked.status = DeadLetter.Status.REPLAYED
+        locked.attempts += 1
+        locked.save(update_fields=["status", "attempts", "updated_at"])
+        wake(locked.key)
+    return applied
+
+
+# -- the runner ------------------------------------------------------------------------
 
 
 class ConsumerRunner:
@@ -83,10 +357,9 @@ class ConsumerRunner:
         self.dlq_topic = f"{settings.SERVICE_NAME}.dlq"
         self.poll_timeout = poll_timeout
         self.options = settings.CONSUMER
-        self._waiting: dict[TP, _Waiting] = {}
-        self._paused: set[TP] = set()
-        self._offsets: dict[TP, int] = {}
+        self._offsets: dict[tuple[str, int], int] = {}
         self._consecutive_failures = 0
+        self._next_sweep = 0.0
         self._stopping = False
         self.consumer = None
 
@@ -106,16 +379,15 @@ class ConsumerRunner:
         logger.info("Consuming %s as group %s", ", ".join(topics), self.group_id)
         try:
             while not self._stopping and not (until and until()):
-                self._retry_due()
+                heartbeat.touch("consumer")
+                self._sweep_parked()
                 message = self.consumer.poll(self.poll_timeout)
                 if message is None:
                     continue
                 if message.error():
                     self._on_kafka_error(message.error())
                     continue
-                if (message.topic(), message.partition()) in self._paused:
-                    continue  # fetched before the pause; re-read after the retry's seek
-                self._handle(message, attempts=1)
+                self._handle(message)
         finally:
             self._close()
 
@@ -133,101 +405,75 @@ class ConsumerRunner:
 
     # -- one message ---------------------------------------------------------------
 
-    def _handle(self, message: Message, *, attempts: int, since: float | None = None) -> None:
-        since = time.monotonic() if since is None else since
+    def _handle(self, message: Message) -> None:
+        received = Received.of(message)
         try:
-            event = Event.parse(message.value(), message_headers(message))
+            event = Event.parse(received.value, received.headers)
             handler = self.handlers.get(event.type)
             if handler is None:
                 raise PoisonMessage(f"No handler for event type {event.type!r}")
             close_old_connections()
             with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
-                applied = apply_event(event, handler)
-                logger.info("%s %s %s", "Applied" if applied else "Skipped duplicate", event.type, event.id)
+                outcome = receive(event, handler, received, dlq_topic=self.dlq_topic)
+            logger.info("%s %s %s", outcome.capitalize(), event.type, event.id)
+            if outcome == "applied":
+                self._next_sweep = 0.0  # it may be what a parked event waits for
         except PoisonMessage as exc:
-            self._dead_letter(message, exc, attempts)
-        except RetryLater as exc:
-            # The event it builds on comes through another topic and may be far behind (a
-            # backlog, a stuck consumer): wait for it by the clock, not by a few attempts.
-            waited = time.monotonic() - since
-            if waited >= self.options["EARLY_EVENT_MAX_WAIT_SECONDS"]:
-                self._dead_letter(message, exc, attempts)
-            else:
-                log = logger.warning if attempts % 20 == 0 else logger.info
-                log("Early event %s@%s:%s waits (%.0f s so far): %s",
-                    message.topic(), message.partition(), message.offset(), waited, exc)
-                self._wait(message, attempts, since)
-        except (OperationalError, InterfaceError) as exc:
-            self._infrastructure_failure(message, attempts, exc, since)
-        except Exception as exc:
-            logger.exception("Handler failed for %s@%s:%s", message.topic(), message.partition(), message.offset())
-            self._retry_or_give_up(message, attempts, exc, self.options["RETRY_ATTEMPTS"], since)
-        else:
-            self._consecutive_failures = 0
-            self._done(message)
+            try:
+                dead_letter(received, exc, 1, dlq_topic=self.dlq_topic)
+            except (*INFRASTRUCTURE_ERRORS, KafkaException, RuntimeError) as failure:
+                self._infrastructure_failure(failure, message)
+                return
+        except INFRASTRUCTURE_ERRORS as exc:
+            self._infrastructure_failure(exc, message)
+            return
+        except (KafkaException, RuntimeError) as exc:  # the DLQ topic did not take a dead letter
+            self._infrastructure_failure(exc, message)
+            return
+        self._consecutive_failures = 0
+        self._done(message)
 
-    def _retry_or_give_up(self, message: Message, attempts: int, error: Exception, budget: int, since: float) -> None:
-        if attempts >= budget:
-            self._dead_letter(message, error, attempts)
-        else:
-            logger.info("Will retry %s@%s:%s (attempt %d): %s",
-                        message.topic(), message.partition(), message.offset(), attempts, error)
-            self._wait(message, attempts, since)
+    def _sweep_parked(self) -> None:
+        """Retry due parked events, every ``PARKED_POLL_SECONDS`` or right after an event applied."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.options["PARKED_POLL_SECONDS"]
+        try:
+            close_old_connections()
+            retry_parked(self.handlers, dlq_topic=self.dlq_topic)
+        except (*INFRASTRUCTURE_ERRORS, KafkaException, RuntimeError) as exc:
+            self._infrastructure_failure(exc)
 
-    def _infrastructure_failure(self, message: Message, attempts: int, error: Exception,
-                                since: float | None = None) -> None:
+    def _infrastructure_failure(self, error: Exception, message: Message | None = None) -> None:
+        """Not the message's fault: read it again after a pause; give up after too many in a row."""
         self._consecutive_failures += 1
-        logger.error("Database unavailable (%d in a row): %s", self._consecutive_failures, error)
+        logger.error("Database or broker unavailable (%d in a row): %s", self._consecutive_failures, error)
         connection.close()
         if self._consecutive_failures >= self.options["MAX_CONSECUTIVE_FAILURES"]:
             raise ConsumerGaveUp(f"{self._consecutive_failures} consecutive failures") from error
-        self._wait(message, attempts - 1, since)  # not the message's fault: the budget is kept
+        if message is not None:
+            try:
+                self.consumer.seek(TopicPartition(message.topic(), message.partition(), message.offset()))
+            except KafkaException as exc:  # revoked meanwhile: its new owner reads it from the committed offset
+                logger.info("Could not seek back to %s@%s:%s: %s", message.topic(), message.partition(),
+                            message.offset(), exc)
+        backoff = min(self.options["RETRY_BACKOFF_SECONDS"] * 2 ** (self._consecutive_failures - 1),
+                      self.options["RETRY_BACKOFF_MAX_SECONDS"])
+        deadline = time.monotonic() + backoff
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, backoff))
 
-    def _dead_letter(self, message: Message, error: Exception, attempts: int) -> None:
-        try:
-            record_dead_letter(message, error, attempts, dlq_topic=self.dlq_topic)
-        except (DatabaseError, KafkaException, RuntimeError) as exc:
-            self._infrastructure_failure(message, attempts, exc)
-            return
-        self._done(message)
-
-    # -- offsets, pauses, retries --------------------------------------------------
+    # -- offsets ---------------------------------------------------------------------
 
     def _done(self, message: Message) -> None:
         tp = (message.topic(), message.partition())
         self._offsets[tp] = message.offset() + 1
         self.consumer.commit(offsets=[TopicPartition(*tp, message.offset() + 1)], asynchronous=True)
-        if tp in self._paused:
-            partition = TopicPartition(*tp, message.offset() + 1)
-            self.consumer.seek(partition)
-            self.consumer.resume([partition])
-            self._paused.discard(tp)
-
-    def _wait(self, message: Message, attempts: int, since: float | None = None) -> None:
-        tp = (message.topic(), message.partition())
-        if tp not in self._paused:
-            self.consumer.pause([TopicPartition(*tp)])
-            self._paused.add(tp)
-        backoff = min(
-            self.options["RETRY_BACKOFF_SECONDS"] * (2 ** max(attempts - 1, 0)),
-            self.options["RETRY_BACKOFF_MAX_SECONDS"],
-        )
-        self._waiting[tp] = _Waiting(message=message, attempts=attempts, due=time.monotonic() + backoff,
-                                     since=time.monotonic() if since is None else since)
-
-    def _retry_due(self) -> None:
-        now = time.monotonic()
-        for tp, waiting in list(self._waiting.items()):
-            if waiting.due <= now and self._waiting.get(tp) is waiting:
-                del self._waiting[tp]
-                self._handle(waiting.message, attempts=waiting.attempts + 1, since=waiting.since)
 
     def _on_revoke(self, _consumer, partitions: list[TopicPartition]) -> None:
         for partition in partitions:
-            tp = (partition.topic, partition.partition)
-            self._waiting.pop(tp, None)
-            self._paused.discard(tp)
-            self._offsets.pop(tp, None)
+            self._offsets.pop((partition.topic, partition.partition), None)
 
     def _commit_list(self) -> list[TopicPartition]:
         return [TopicPartition(topic, partition, offset) for (topic, partition), offset in self._offsets.items()]
@@ -241,65 +487,3 @@ class ConsumerRunner:
         if error.fatal():
             raise KafkaException(error)
         logger.warning("Kafka: %s", error)
-
-
-def record_dead_letter(message: Message, error: Exception, attempts: int, *, dlq_topic: str) -> DeadLetter:
-    """Keep the message in the dead-letter table and on the DLQ topic, then it may be skipped."""
-    raw = message.value() or b""
-    headers = message_headers(message)
-    event_id, event_type = None, headers.get("type", "")
-    try:
-        event = Event.parse(raw, headers)
-        event_id, event_type = event.id, event.type
-    except PoisonMessage:
-        pass
-    with transaction.atomic():
-        dead_letter, _ = DeadLetter.objects.update_or_create(
-            topic=message.topic(),
-            partition=message.partition(),
-            offset=message.offset(),
-            defaults={
-                "key": (message.key() or b"").decode("utf-8", errors="replace"),
-                "value": raw.decode("utf-8", errors="replace"),
-                "headers": headers,
-                "event_id": event_id,
-                "event_type": event_type,
-                "error": f"{type(error).__name__}: {error}",
-                "attempts": attempts,
-            },
-        )
-    producer = get_producer()
-    producer.produce(
-        dlq_topic,
-        key=message.key(),
-        value=raw,
-        headers=[
-            *(message.headers() or []),
-            ("error", f"{type(error).__name__}: {error}"[:1000]),
-            ("source-topic", message.topic()),
-            ("source-partition", str(message.partition())),
-            ("source-offset", str(message.offset())),
-        ],
-    )
-    if producer.flush(settings.KAFKA["FLUSH_TIMEOUT_SECONDS"]):
-        raise RuntimeError(f"Dead letter not acknowledged by {dlq_topic}")
-    logger.error("Dead-lettered %s@%s:%s: %s", message.topic(), message.partition(), message.offset(), error)
-    return dead_letter
-
-
-def replay_dead_letter(dead_letter: DeadLetter) -> bool:
-    """Put a dead letter back through its handler; True if it was applied now."""
-    event = Event.parse(dead_letter.value, dead_letter.headers)
-    handler = handler_for(event.type)
-    if handler is None:
-        raise PoisonMessage(f"No handler for event type {event.type!r}")
-    with transaction.atomic():
-        locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
-        if locked.status != DeadLetter.Status.PENDING:
-            return False
-        with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
-            applied = apply_event(event, handler)
-        locked.status = DeadLetter.Status.REPLAYED
-        locked.attempts += 1
-        locked.save(update_fields=["status", "attempts", "updated_at"])
-    return applied

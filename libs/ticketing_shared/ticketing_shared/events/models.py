@@ -1,4 +1,4 @@
-"""The outbox, the inbox of applied events, and dead letters.
+"""The outbox, the inbox of applied events, parked events and dead letters.
 
 Outbox columns follow Debezium's outbox event router (``id``, ``aggregatetype``,
 ``aggregateid``, ``type``, ``payload``) so a CDC relay could replace ours.
@@ -66,6 +66,11 @@ class DeadLetter(models.Model):
         REPLAYED = "replayed", "Replayed"
         DISCARDED = "discarded", "Discarded"
 
+    fingerprint = models.CharField(
+        max_length=100, unique=True, editable=False,
+        help_text="The event id, or a digest of a message that has none: a redelivery updates its row, while a "
+        "new message at a reused offset (a broker that lost its log) gets its own.",
+    )
     topic = models.CharField(max_length=200)
     partition = models.IntegerField()
     offset = models.BigIntegerField()
@@ -83,9 +88,49 @@ class DeadLetter(models.Model):
     class Meta:
         db_table = "events_dead_letter"
         ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["topic", "partition", "offset"], name="dead_letter_message_unique")
-        ]
 
     def __str__(self) -> str:
         return f"{self.event_type or self.topic} @{self.partition}:{self.offset}"
+
+
+class ParkedEvent(models.Model):
+    """An event that cannot be applied yet, set aside so that its partition keeps flowing.
+
+    The consumer parks an event whose predecessor has not arrived (``early``), whose
+    handler failed (``failed``), or that comes after a parked event of the same
+    aggregate on the same topic (``behind``: one aggregate's events still apply in
+    order). The consumer retries the first parked event of each (topic, key) when it
+    is due, and at once when another event of that key applies.
+    """
+
+    class Reason(models.TextChoices):
+        EARLY = "early", "Waits for its predecessor"
+        FAILED = "failed", "Its handler failed"
+        BEHIND = "behind", "Behind a parked event of the same aggregate"
+
+    seq = models.BigAutoField(primary_key=True, help_text="Arrival order; retried in this order per topic and key.")
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=100)
+    topic = models.CharField(max_length=200)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    key = models.TextField(blank=True, help_text="The message key: the aggregate id.")
+    value = models.TextField()
+    headers = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times its handler ran and could not apply it.")
+    first_seen_at = models.DateTimeField(help_text="When it first arrived: an early event's wait counts from here.")
+    next_attempt_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "events_parked"
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["topic", "key", "seq"], name="parked_aggregate_idx"),
+            models.Index(fields=["key"], name="parked_key_idx"),
+            models.Index(fields=["next_attempt_at"], name="parked_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.key} ({self.get_reason_display().lower()})"

@@ -106,11 +106,15 @@ class KafkaReader:
         self.consumer.close()
 
 
-def produce_raw(topic: str, value: bytes | str, *, key: str | None = None, headers: list | None = None) -> None:
+def produce_raw(
+    topic: str, value: bytes | str, *, key: str | None = None, headers: list | None = None, partition: int | None = None
+) -> None:
+    """Send one message and wait for the broker; ``partition`` pins it (else the key decides)."""
     from ticketing_shared.events.kafka import get_producer
 
     producer = get_producer()
-    producer.produce(topic, key=key, value=value, headers=headers or [])
+    extra = {} if partition is None else {"partition": partition}
+    producer.produce(topic, key=key, value=value, headers=headers or [], **extra)
     assert producer.flush(10) == 0
 
 
