@@ -4,15 +4,17 @@ import json
 import logging
 import threading
 import uuid
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
 from ticketing_shared.events import publish, relay
-from ticketing_shared.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from ticketing_shared.events.models import DeadLetter, OutboxEvent, ParkedEvent, ProcessedEvent
 from ticketing_shared.testing.helpers import access_token, envelope, produce_raw
 
 from .conftest import AppliedLog, wait_for, widget_created
@@ -101,13 +103,19 @@ def test_metrics_expose_the_outbox_backlog_and_follow_it(client, topics, kafka_b
 def test_metrics_count_requests_consumed_events_and_dead_letters(client, authed_client):
     authed_client().get("/api/demo/whoami")
     ProcessedEvent.objects.create(event_id=uuid.uuid4(), type="widget.created")
-    DeadLetter.objects.create(topic="t", partition=0, offset=1, value="x", error="bad", event_type="widget.created")
+    DeadLetter.objects.create(topic="t", partition=0, offset=1, value="x", error="bad", event_type="widget.created",
+                              fingerprint="message:1")
+    ParkedEvent.objects.create(event_id=uuid.uuid4(), event_type="widget.updated", topic="t", partition=0, offset=2,
+                               key="k", value="{}", reason=ParkedEvent.Reason.EARLY,
+                               first_seen_at=timezone.now() - timedelta(seconds=90), next_attempt_at=timezone.now())
 
     body = client.get("/metrics").content.decode()
 
     assert 'http_requests_total{method="GET",route="api/demo/whoami",status="200"}' in body
     assert 'events_consumed_total{type="widget.created"} 1.0' in body
     assert 'dead_letters{status="pending",type="widget.created"} 1.0' in body
+    assert 'parked_events{reason="early",type="widget.updated"} 1.0' in body
+    assert metric(client, "parked_oldest_age_seconds") >= 90
     assert client.get("/metrics")["Content-Type"].startswith("text/plain")
 
 

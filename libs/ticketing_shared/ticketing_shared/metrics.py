@@ -54,10 +54,10 @@ class MetricsMiddleware:
 
 
 class EventFlowCollector(Collector):
-    """The outbox, the inbox and the dead letters of this service, as scraped gauges."""
+    """The outbox, the inbox, parked events and dead letters of this service, as scraped gauges."""
 
     def collect(self) -> Iterator[Metric]:
-        from ticketing_shared.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+        from ticketing_shared.events.models import DeadLetter, OutboxEvent, ParkedEvent, ProcessedEvent
 
         try:
             with connection.cursor() as cursor:
@@ -72,6 +72,11 @@ class EventFlowCollector(Collector):
                     f"SELECT event_type, status, count(*) FROM {DeadLetter._meta.db_table} GROUP BY event_type, status"
                 )
                 dead = cursor.fetchall()
+                cursor.execute(
+                    f"SELECT event_type, reason, count(*), coalesce(extract(epoch FROM now() - min(first_seen_at)), 0) "
+                    f"FROM {ParkedEvent._meta.db_table} GROUP BY event_type, reason"
+                )
+                parked = cursor.fetchall()
         except Exception as exc:  # a scrape must answer even when the database does not
             logger.warning("metrics: cannot read the event tables: %s", exc)
             return
@@ -87,6 +92,15 @@ class EventFlowCollector(Collector):
         for event_type, status, count in dead:
             letters.add_metric([event_type or "unknown", status], count)
         yield letters
+        waiting = GaugeMetricFamily("parked_events", "Events set aside until they can apply, by reason.",
+                                    labels=["type", "reason"])
+        oldest = GaugeMetricFamily("parked_oldest_age_seconds", "How long the oldest parked event has waited.",
+                                   labels=["type", "reason"])
+        for event_type, reason, count, age in parked:
+            waiting.add_metric([event_type, reason], count)
+            oldest.add_metric([event_type, reason], float(age))
+        yield waiting
+        yield oldest
         yield from consumer_lag()
 
 

@@ -1,4 +1,4 @@
-"""Event tooling every service's admin shows: the outbox, the inbox and dead letters."""
+"""Event tooling every service's admin shows: the outbox, the inbox, parked events and dead letters."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ticketing_shared.admin import ReadOnlyAdmin
+from ticketing_shared.admin import ActionsOnlyAdmin, ReadOnlyAdmin
 from ticketing_shared.events.consumer import replay_dead_letter
-from ticketing_shared.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from ticketing_shared.events.models import DeadLetter, OutboxEvent, ParkedEvent, ProcessedEvent
 
 
 class PublishedFilter(admin.SimpleListFilter):
@@ -46,6 +46,22 @@ class ProcessedEventAdmin(ReadOnlyAdmin):
     list_display = ["event_id", "type", "processed_at"]
     list_filter = ["type"]
     search_fields = ["event_id"]
+
+
+@admin.register(ParkedEvent)
+class ParkedEventAdmin(ActionsOnlyAdmin):
+    """Events the consumer set aside until they can apply; it retries them on its own."""
+
+    list_display = ["seq", "event_type", "key", "reason", "attempts", "first_seen_at", "next_attempt_at"]
+    list_filter = ["reason", "event_type"]
+    search_fields = ["event_id", "key", "error"]
+    readonly_fields = [f.name for f in ParkedEvent._meta.fields]
+    actions = ["retry_now"]
+
+    @admin.action(description="Retry now (the consumer picks them up within a second)")
+    def retry_now(self, request, queryset: QuerySet) -> None:
+        count = queryset.update(next_attempt_at=timezone.now())
+        self.message_user(request, f"{count} parked events due now", messages.SUCCESS)
 
 
 @admin.register(DeadLetter)

@@ -415,7 +415,7 @@ class ConsumerRunner:
             close_old_connections()
             with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
                 outcome = receive(event, handler, received, dlq_topic=self.dlq_topic)
-            logger.info("%s %s %s", outcome.capitalize(), event.type, event.id)
+                logger.info("%s %s %s", outcome.capitalize(), event.type, event.id)
             if outcome == "applied":
                 self._next_sweep = 0.0  # it may be what a parked event waits for
         except PoisonMessage as exc:

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -108,6 +108,8 @@ class _InFlight:
             event_id = dict(msg.headers() or []).get("id", b"").decode()
             logger.error("Outbox event %s not delivered: %s", event_id, err)
             self.failed.append(event_id)
+            if err.code() in _TOPIC_GONE:  # a broker that lost its data: create it again next run
+                _known_topics.discard(msg.topic())
 
     @property
     def complete(self) -> bool:
@@ -154,6 +156,7 @@ def _settle(producer, flight: _InFlight, *, mark: bool = True) -> tuple[int, boo
 
 
 _known_topics: set[str] = set()
+_TOPIC_GONE = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION}
 
 
 def _ensure_topics(topics: set[str]) -> None:
