@@ -43,6 +43,10 @@ from ticketing_shared.events.registry import Event, Handler, PoisonMessage, Retr
 
 logger = logging.getLogger(__name__)
 
+# An early event is retried at once when an event of its key applies (on any consumer of
+# the service); retries by the clock only catch a predecessor that came some other way.
+EARLY_RETRY_MAX_SECONDS = 30.0
+
 # The database is away (not the event's fault): retried without spending the event's budget.
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 
@@ -236,8 +240,10 @@ def _after_failure(row: ParkedEvent, error: Exception, *, dlq_topic: str) -> str
         if row.pk:
             _unpark(row)
         return "dead-lettered"
-    backoff = min(options["RETRY_BACKOFF_SECONDS"] * 2 ** max(row.attempts - 1, 0),
-                  options["RETRY_BACKOFF_MAX_SECONDS"])
+    ceiling = options["RETRY_BACKOFF_MAX_SECONDS"]
+    if isinstance(error, RetryLater):  # woken when its predecessor applies: the clock is only a fallback
+        ceiling = max(ceiling, EARLY_RETRY_MAX_SECONDS)
+    backoff = min(options["RETRY_BACKOFF_SECONDS"] * 2 ** max(row.attempts - 1, 0), ceiling)
     row.next_attempt_at = now + timedelta(seconds=backoff)
     if row.pk:
         row.save(update_fields=["attempts", "reason", "error", "next_attempt_at"])
