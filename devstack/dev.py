@@ -22,7 +22,7 @@ def dev() -> int:
         stack.start_infra(sup, profile, services)
         stack.start_services(sup, profile, services)
         print(_banner(profile, services), flush=True)
-        return sup.wait()
+        return sup.wait()  # a process that dies meanwhile is restarted, as Kubernetes would
     except StartupError as error:
         sup.say(f"error: {error}")
         return 1

@@ -29,14 +29,21 @@ def http_status(url: str) -> int | None:
 
 
 def wait_for(check: Callable[[], bool], *, what: str, watch: Iterable[Child] = (), timeout: float = 15.0) -> None:
-    """Poll ``check``; give up early when one of the ``watch``ed processes has died."""
+    """Poll ``check``; give up early when one of the ``watch``ed processes cannot start.
+
+    The supervisor restarts a child that exits, so one exit is not yet a failure; a child
+    it has given up on (every run ended within its first seconds) is.
+    """
     watch = list(watch)
     deadline = time.monotonic() + timeout
     while not check():
         for child in watch:
-            if not child.alive():
+            if child.gave_up:
                 where = f"; see {child.log_file}" if child.log_file else ""
-                raise StartupError(f"{child.name} exited with code {child.process.returncode} before {what}{where}")
+                raise StartupError(
+                    f"{child.name} exited with code {child.process.returncode} before {what}, "
+                    f"{child.failed_starts} times in a row{where}"
+                )
         if time.monotonic() > deadline:
             raise StartupError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.1)

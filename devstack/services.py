@@ -92,6 +92,8 @@ def service_env(service: Service, profile: Profile, keys: Keys) -> dict[str, str
         "OPERATOR_EMAIL": email,
         "OPERATOR_PASSWORD": password,
         "SERVICE_LOG_FORMAT": "plain",
+        # Per profile: the dev and test stacks run the same services side by side.
+        "HEARTBEAT_DIR": str(profile.data_dir / "heartbeats"),
         **{f"{other.name.upper()}_SERVICE_URL": url(other, profile) for other in SERVICES if other.backend},
     }
     if service.name == "auth":
@@ -120,5 +122,5 @@ def processes(service: Service, profile: Profile) -> dict[str, list[str | Path]]
     # the local stack light; the Helm chart runs it as its own single-replica Deployment.
     procs["worker"] = [VENV_BIN / "celery", "-A", "config", "worker", "-l", "INFO", "--pool", "threads",
                        "--concurrency", "4", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                       "-B", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
+                       "-B"]  # beat's scheduler is the app's beat_scheduler: django-celery-beat's, with a heartbeat
     return procs

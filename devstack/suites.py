@@ -54,6 +54,7 @@ def all_suites() -> list[Suite]:
         *(Suite(s.name, s.path, database=s.name, redis_db=s.redis_db) for s in SERVICES),
         Suite(E2E, ROOT / E2E, database="", redis_db=0),
         Suite("helm", ROOT / "helm", database="", redis_db=0, needs_infra=False),
+        Suite("devstack", ROOT / "devstack", database="", redis_db=0, needs_infra=False),
     ]
 
 
@@ -99,8 +100,8 @@ def _run_all(
             stack.start_services(sup, profile, services)
             env = {**os.environ, **stack.client_env(profile), "E2E_LOG_DIR": str(profile.log_dir)}
             result = _pytest(suite, [E2E], cwd=ROOT, env=env)
-            if crashed := sup.exited():  # a crash is a failure even when no test noticed it
-                result.outcome = "failed (" + ", ".join(child.name for child in crashed) + " exited)"
+            if crashed := sup.crashed():  # a crash is a failure even when no test noticed it (or its restart hid it)
+                result.outcome = "failed (" + ", ".join(crashed) + " exited)"
             results.append(result)
         else:
             env = _unit_env(suite, profile) if suite.needs_infra else dict(os.environ)

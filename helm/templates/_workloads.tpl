@@ -33,6 +33,8 @@ SERVICE_LOG_FORMAT: {{ $values.config.logFormat | quote }}
 {{- end }}
 {{- if include "ticketing.service.hasDatabase" . }}
 KAFKA_BOOTSTRAP_SERVERS: {{ include "ticketing.kafka.bootstrapServers" .context | quote }}
+KAFKA_TOPIC_PARTITIONS: {{ $values.kafka.topicPartitions | quote }}
+HEARTBEAT_DIR: {{ $values.background.heartbeatDir | quote }}
 {{- if not $values.kafka.enabled }}
 {{- with $values.externalKafka.securityProtocol }}
 KAFKA_SECURITY_PROTOCOL: {{ . | quote }}
@@ -305,7 +307,6 @@ args:
 command: ["celery", "-A", "config", "beat"]
 args:
   - --loglevel={{ $values.config.logLevel }}
-  - --scheduler=django_celery_beat.schedulers:DatabaseScheduler
   - --pidfile=
 {{- else -}}
 {{- fail (printf "unknown process %q" .process) -}}
@@ -319,6 +320,16 @@ args:
     path: {{ .probe.path }}
     port: http
   {{- toYaml (omit .probe "enabled" "path") | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/* A probe of a consumer, worker or beat: the age of the heartbeat its loop touches. */}}
+{{- define "ticketing.heartbeatProbe" -}}
+{{- if .probe.enabled -}}
+{{ .name }}:
+  exec:
+    command: ["python", "manage.py", "healthcheck", {{ .process | quote }}, {{ printf "--max-age=%v" .maxAge | quote }}]
+  {{- toYaml (omit .probe "enabled") | nindent 2 }}
 {{- end -}}
 {{- end -}}
 
@@ -393,6 +404,11 @@ spec:
           {{- include "ticketing.probe" (dict "name" "startupProbe" "probe" ($proc.startupProbe | default $values.web.startupProbe)) | nindent 10 }}
           {{- include "ticketing.probe" (dict "name" "livenessProbe" "probe" ($proc.livenessProbe | default $values.web.livenessProbe)) | nindent 10 }}
           {{- include "ticketing.probe" (dict "name" "readinessProbe" "probe" ($proc.readinessProbe | default $values.web.readinessProbe)) | nindent 10 }}
+          {{- else }}
+          {{- $bg := $values.background }}
+          {{- range $probe := list "startupProbe" "livenessProbe" }}
+          {{- include "ticketing.heartbeatProbe" (dict "name" $probe "process" $.process "maxAge" $bg.maxHeartbeatAgeSeconds "probe" (index $proc $probe | default (index $bg $probe))) | nindent 10 }}
+          {{- end }}
           {{- end }}
           resources: {{- toYaml $proc.resources | nindent 12 }}
       {{- with include "ticketing.scheduling" $proc }}{{ . | nindent 6 }}{{ end }}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .chart import BACKENDS, EVENT_SERVICES, NAMESPACE, PREFIX, env_of, pod_spec
+from .chart import BACKENDS, EVENT_SERVICES, FAST, NAMESPACE, PREFIX, env_of, pod_spec
 
 IN_CHART = {
     "postgresql": "docker.io/library/postgres:",
@@ -59,6 +59,8 @@ def test_the_trial_kafka_is_a_single_kraft_node_reachable_by_its_service(default
         config = default.get("ConfigMap", f"{PREFIX}-{service}")["data"]
         assert config["KAFKA_BOOTSTRAP_SERVERS"] == f"{PREFIX}-kafka:9092"
         assert "KAFKA_SECURITY_PROTOCOL" not in config
+        # Topics the broker auto-creates and those the services create get the same partitions.
+        assert config["KAFKA_TOPIC_PARTITIONS"] == env["KAFKA_NUM_PARTITIONS"] == "3"
 
 
 def test_the_trial_redis_requires_its_generated_password(default):
@@ -123,6 +125,8 @@ def test_production_values_use_the_given_kafka_with_sasl_and_tls(external):
         assert config["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
         assert config["KAFKA_SASL_USERNAME"] == "ticketing"
         assert config["KAFKA_SSL_CA_LOCATION"] == "/etc/ticketing/kafka/ca.crt"
+        # The services create missing topics themselves: they need the partition count too.
+        assert config["KAFKA_TOPIC_PARTITIONS"] == "6"
     consumer = pod_spec(external.get("Deployment", f"{PREFIX}-orders-consumer"))
     env = env_of(consumer["containers"][0])
     assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
@@ -157,3 +161,13 @@ def test_kafka_keeps_its_log_in_a_folder_of_the_volume(default):
     log_dirs = env_of(kafka)["KAFKA_LOG_DIRS"]["value"]
     (mount,) = [m["mountPath"] for m in kafka["volumeMounts"] if m["name"] == "data"]
     assert log_dirs.startswith(mount + "/")
+
+
+def test_one_value_sets_the_partitions_of_the_broker_and_the_services(render):
+    manifests = render(*FAST, "--set", "kafka.topicPartitions=12")
+    kafka = pod_spec(manifests.get("StatefulSet", f"{PREFIX}-kafka"))["containers"][0]
+    assert env_of(kafka)["KAFKA_NUM_PARTITIONS"]["value"] == "12"
+    for service in EVENT_SERVICES:
+        assert manifests.get("ConfigMap", f"{PREFIX}-{service}")["data"]["KAFKA_TOPIC_PARTITIONS"] == "12"
+    # The storefront talks to no broker.
+    assert "KAFKA_TOPIC_PARTITIONS" not in manifests.get("ConfigMap", f"{PREFIX}-web-client")["data"]

@@ -76,9 +76,55 @@ def test_background_processes_run_from_the_service_image(default):
         assert commands["consumer"] == ["python", "manage.py", "consume_events"]
         assert commands["worker"][:4] == ["celery", "-A", "config", "worker"]
         assert commands["beat"][:4] == ["celery", "-A", "config", "beat"]
-        assert "--scheduler=django_celery_beat.schedulers:DatabaseScheduler" in commands["beat"]
+        # The app's own scheduler (django-celery-beat's, with a heartbeat): no --scheduler.
+        assert not [arg for arg in commands["beat"] if arg.startswith("--scheduler")]
         # The image's working directory is read-only: no pid file.
         assert "--pidfile=" in commands["beat"]
+
+
+@pytest.mark.parametrize("process", ["consumer", "worker", "beat"])
+def test_background_processes_are_probed_by_their_heartbeat(any_values, process):
+    for service in EVENT_SERVICES:
+        (container,) = pod_spec(any_values.get("Deployment", f"{PREFIX}-{service}-{process}"))["containers"]
+        check = ["python", "manage.py", "healthcheck", process, "--max-age=60"]
+        liveness, startup = container["livenessProbe"], container["startupProbe"]
+        assert liveness["exec"]["command"] == startup["exec"]["command"] == check
+        # Each run starts Django: probed seldom, with time to answer.
+        assert liveness["periodSeconds"] >= 30
+        assert liveness["timeoutSeconds"] >= 10
+        assert liveness["failureThreshold"] >= 3
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
+        # The heartbeat goes to the writable /tmp emptyDir (the root filesystem is read-only).
+        config = any_values.get("ConfigMap", f"{PREFIX}-{service}")["data"]
+        assert config["HEARTBEAT_DIR"].startswith("/tmp/")
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+def test_heartbeat_probes_can_be_tuned_and_switched_off_per_process(render):
+    manifests = render(
+        *FAST,
+        "--set",
+        "background.maxHeartbeatAgeSeconds=90",
+        "--set",
+        "background.heartbeatDir=/tmp/beats",
+        "--set-json",
+        'orders.worker.livenessProbe={"enabled": true, "periodSeconds": 60, "timeoutSeconds": 20}',
+        "--set",
+        "tickets.beat.startupProbe.enabled=false",
+    )
+
+    def container(name):
+        return pod_spec(manifests.get("Deployment", f"{PREFIX}-{name}"))["containers"][0]
+
+    assert container("orders-worker")["livenessProbe"] == {
+        "exec": {"command": ["python", "manage.py", "healthcheck", "worker", "--max-age=90"]},
+        "periodSeconds": 60,
+        "timeoutSeconds": 20,
+    }
+    assert container("orders-consumer")["livenessProbe"]["periodSeconds"] == 30
+    assert "startupProbe" not in container("tickets-beat")
+    assert container("tickets-beat")["livenessProbe"]["exec"]["command"][-1] == "--max-age=90"
+    assert manifests.get("ConfigMap", f"{PREFIX}-orders")["data"]["HEARTBEAT_DIR"] == "/tmp/beats"
 
 
 def test_beat_is_a_single_replica_that_never_overlaps(any_values):

@@ -8,6 +8,7 @@ defaults apply only when ``DJANGO_DEBUG`` is on.
 from __future__ import annotations
 
 import logging
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,9 @@ def service_settings(
             "RETENTION_HOURS": env.float("OUTBOX_RETENTION_HOURS", default=24 * 7),
             "NUDGE_ON_COMMIT": env.bool("OUTBOX_NUDGE_ON_COMMIT", default=True),
         },
+        # Where the consumer, worker and beat touch their liveness files (ticketing_shared.heartbeat):
+        # a writable folder of the process's own machine or pod.
+        "HEARTBEAT_DIR": env.str("HEARTBEAT_DIR", default=str(Path(tempfile.gettempdir()) / "ticketing-heartbeats")),
         "CONSUMER": {
             "RETRY_ATTEMPTS": env.int("CONSUMER_RETRY_ATTEMPTS", default=5),
             # An early event waits this long for the one it builds on before it is dead-lettered.
@@ -318,6 +322,9 @@ def kafka_settings(*, debug: bool) -> dict[str, Any]:
             "topic.metadata.refresh.interval.ms": env.int("KAFKA_METADATA_REFRESH_MS", default=5000),
         },
         "FLUSH_TIMEOUT_SECONDS": env.float("KAFKA_FLUSH_TIMEOUT_SECONDS", default=20.0),
+        # Partitions of the topics the relay creates (one per event type): the most consumers
+        # of one group that can share a topic. Existing topics keep theirs.
+        "PARTITIONS": env.int("KAFKA_TOPIC_PARTITIONS", default=3),
     }
 
 

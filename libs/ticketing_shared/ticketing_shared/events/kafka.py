@@ -78,7 +78,7 @@ def ensure_topics(topics: list[str], *, timeout: float = 10.0) -> None:
     if not missing:
         return
     futures = admin.create_topics(
-        [NewTopic(topic, num_partitions=settings.KAFKA.get("PARTITIONS", 3)) for topic in missing],
+        [NewTopic(topic, num_partitions=settings.KAFKA["PARTITIONS"]) for topic in missing],
         operation_timeout=timeout,
     )
     for topic, future in futures.items():
