@@ -200,6 +200,8 @@ def service_settings(
             "RETRY_BACKOFF_SECONDS": env.float("CONSUMER_RETRY_BACKOFF_SECONDS", default=0.2),
             "RETRY_BACKOFF_MAX_SECONDS": env.float("CONSUMER_RETRY_BACKOFF_MAX_SECONDS", default=5.0),
             "MAX_CONSECUTIVE_FAILURES": env.int("CONSUMER_MAX_CONSECUTIVE_FAILURES", default=10),
+            # How often a consumer looks for parked events that are due (sooner when one applied).
+            "PARKED_POLL_SECONDS": env.float("CONSUMER_PARKED_POLL_SECONDS", default=0.5),
         },
         # Admin sign-in with the auth service's staff accounts (the auth service overrides this).
         "AUTHENTICATION_BACKENDS": ["ticketing_shared.admin_sso.AuthServiceBackend"],

@@ -108,7 +108,7 @@ class _InFlight:
             event_id = dict(msg.headers() or []).get("id", b"").decode()
             logger.error("Outbox event %s not delivered: %s", event_id, err)
             self.failed.append(event_id)
-            if err.code() in _TOPIC_GONE:  # a broker that lost its data: create it again next run
+            if isinstance(err, KafkaError) and err.code() in _TOPIC_GONE:  # a broker that lost its data: create it again next run
                 _known_topics.discard(msg.topic())
 
     @property
