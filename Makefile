@@ -1,4 +1,4 @@
-# The local stack: `make dev`, `make test`, `make test-<suite>`, `make bench`, `make clean`.
+# The local stack: `make dev`, `make test`, `make test-<suite>`, `make bench`, `make chaos`, `make clean`.
 # Everything runs from .venv; devstack/ does the real work.
 
 PYTHON ?= python3
@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-dev.txt $(wildcard */requirements.txt) libs/ticketing_shared/pyproject.toml
 
-.PHONY: install dev test bench lint images clean
+.PHONY: install dev test bench chaos lint images clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ test-%: install $(CHROMIUM)
 
 bench: install
 	$(PY) -m devstack bench
+
+# Faults under a purchase load, then the cross-service audit (`make test` runs a short form).
+chaos: install
+	$(PY) -m devstack chaos
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""``python -m devstack dev | test [suite ...] | bench``; the Makefile is the usual way in."""
+"""``python -m devstack dev | test [suite ...] | bench | chaos [--short]``; the Makefile is the usual way in."""
 
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ def main() -> int:
     names = ", ".join(suite.name for suite in all_suites())
     test_parser.add_argument("suites", nargs="*", help=f"any of {names} (default: all)")
     commands.add_parser("bench", help="run bench/run.py against a fresh stack on the test ports")
+    chaos_parser = commands.add_parser("chaos", help="kill processes under a purchase load, then audit the databases")
+    chaos_parser.add_argument("--short", action="store_true", help="a few faults of each kind (make test)")
     args = parser.parse_args()
     if args.command == "dev":
         return dev()
     if args.command == "bench":
         return bench()
+    if args.command == "chaos":
+        from chaos.run import chaos  # the suite lives outside devstack, in chaos/
+
+        return chaos(short=args.short)
     return test(args.suites)
 
 

@@ -21,6 +21,7 @@ from devstack.supervisor import StartupError, Supervisor, raise_on_signals
 
 SHARED_REDIS_DB = 6
 E2E = "e2e"
+CHAOS = "chaos"  # last: it stops the shared stack and starts one of its own on the same ports
 # A developer's shell may hold real keys: unit tests must generate their own.
 _UNIT_ENV_DROPPED = ("JWT_PRIVATE_KEY_FILE", "JWT_PUBLIC_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", "JWT_JWKS_URL")
 
@@ -55,6 +56,7 @@ def all_suites() -> list[Suite]:
         Suite(E2E, ROOT / E2E, database="", redis_db=0),
         Suite("helm", ROOT / "helm", database="", redis_db=0, needs_infra=False),
         Suite("devstack", ROOT / "devstack", database="", redis_db=0, needs_infra=False),
+        Suite(CHAOS, ROOT / CHAOS, database="", redis_db=0, needs_infra=False),
     ]
 
 
@@ -103,12 +105,28 @@ def _run_all(
             if crashed := sup.crashed():  # a crash is a failure even when no test noticed it (or its restart hid it)
                 result.outcome = "failed (" + ", ".join(crashed) + " exited)"
             results.append(result)
+        elif suite.name == CHAOS:
+            sup.stop()
+            results.append(_chaos(suite))
         else:
             env = _unit_env(suite, profile) if suite.needs_infra else dict(os.environ)
             results.append(_pytest(suite, [], cwd=suite.folder, env=env))
     tail = sup.tail() if any(result.failed for result in results) else ""
     if tail:
         print("\nLast lines of the stack's logs:\n" + tail, flush=True)
+
+
+def _chaos(suite: Suite) -> Result:
+    """The auditor's unit tests, then the short chaos run (``make chaos`` is the full one)."""
+    result = _pytest(suite, [f"{CHAOS}/tests"], cwd=ROOT, env=dict(os.environ))
+    if result.failed:
+        return result
+    print(f"\n===== {suite.name}: python -m devstack chaos --short", flush=True)
+    started = time.monotonic()
+    argv = [sys.executable, "-m", "devstack", CHAOS, "--short"]
+    code = subprocess.run(argv, cwd=ROOT, stdin=subprocess.DEVNULL).returncode
+    outcome = "passed" if code == 0 else f"failed (exit {code})"
+    return Result(suite.name, outcome, result.seconds + time.monotonic() - started)
 
 
 def _unit_env(suite: Suite, profile: Profile) -> dict[str, str]:

@@ -1,0 +1,275 @@
+"""``python -m devstack chaos [--short]``: faults under a purchase load, then the audit.
+
+Starts a fresh stack on the test profile's ports (data and logs in ``.data/chaos/``,
+``CHAOS_DATA_DIR`` moves them), runs the load of :mod:`chaos.load` while
+:mod:`chaos.faults` kills processes and restarts the broker, stops the load, waits
+for the services to settle and audits their databases (:mod:`chaos.audit`). Prints
+the faults per kind, the load's figures and every violation; exits 1 on any violation,
+on a fault kind short of its target, or on a process that did not come back.
+
+Settings the run changes, and why:
+- a reservation window of 8 s (``TEST_ORDER_EXPIRATION_SECONDS``), so that
+  reservations expire, and race payments, while processes die;
+- a payment attempt lease of 30 s and a reconciliation sweep every 5 s
+  (``PAYMENT_ATTEMPT_LEASE_SECONDS``, ``PAYMENTS_RECONCILE_INTERVAL_SECONDS``): a
+  payments web process killed mid-charge leaves an attempt only the sweep settles,
+  after its lease; the defaults (90 s, 30 s) would make the audit wait minutes;
+- restarts after 0.5 s, doubling to at most 2 s (the supervisor's default backs off to
+  30 s like Kubernetes, which would spend the run waiting rather than recovering).
+``CHAOS_SEED`` replays the same choices of targets and moments (timing still varies).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from chaos import runbook
+from chaos.audit import Snapshot, Verdict, Violation, settle
+from chaos.faults import KINDS, Fault, Injector
+from chaos.load import ERROR, Load, Shape
+from chaos.snapshot import Reader
+from devstack import infra, profiles, stack
+from devstack.profiles import ROOT, Profile
+from devstack.services import Service, existing, url
+from devstack.supervisor import Child, RestartPolicy, StartupError, Supervisor, raise_on_signals
+
+REQUIRED = ("auth", "tickets", "orders", "payments", "expiration")
+QUICK_RESTARTS = RestartPolicy(first_delay=0.5, max_delay=2.0)
+STATUS_EVERY = 15.0
+WARM_UP = 5.0  # seconds of load before the first fault: some tickets to buy
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    faults_per_kind: int
+    window: float  # seconds over which each kind's faults are spread
+    shape: Shape
+    settle_timeout: float
+
+
+FULL = Plan("full", faults_per_kind=20, window=240.0, shape=Shape(sellers=2, buyers=6, expiration_seconds=8),
+            settle_timeout=180.0)
+SHORT = Plan("short", faults_per_kind=3, window=36.0, shape=Shape(sellers=2, buyers=4, expiration_seconds=8),
+             settle_timeout=90.0)
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    seed: int
+    faults: list[Fault]
+    figures: Counter[str]
+    verdict: Verdict
+    crashed: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def violations(self) -> list[Violation]:
+        """The auditor's, plus faults that fell short of the plan or never recovered."""
+        found = list(self.verdict.violations)
+        for kind in KINDS:
+            done = [f for f in self.faults if f.kind == kind]
+            if len(done) < self.plan.faults_per_kind:
+                found.append(Violation("faults", f"only {len(done)} {kind} faults of {self.plan.faults_per_kind}"))
+            found += [Violation("recovery", f"{f.target} was not back {f.at:.0f} s into the run" + (
+                f" ({f.note})" if f.note else "")) for f in done if f.recovery is None]
+            found += [Violation("recovery", f"{f.target} at {f.at:.0f} s: {f.note}") for f in done
+                      if f.recovery is not None and "FAILED" in f.note]
+        return found
+
+
+def chaos(*, short: bool) -> int:
+    plan = SHORT if short else FULL
+    _configure(plan)
+    profile = profiles.load("test")
+    services = existing()
+    missing = [name for name in REQUIRED if name not in {s.name for s in services}]
+    if missing:
+        print(f"devstack: the chaos suite needs the {', '.join(missing)} service(s) (DEVSTACK_SERVICES?)")
+        return 2
+    seed = int(os.environ.get("CHAOS_SEED") or random.randrange(1_000_000))
+    sup = Supervisor(log_dir=profile.log_dir, policy=QUICK_RESTARTS)
+    raise_on_signals()
+    began = time.monotonic()
+    try:
+        stack.start_infra(sup, profile, services)
+        stack.start_services(sup, profile, services)
+        started = time.monotonic() - began
+        outcome = _run(sup, profile, services, plan, seed)
+        outcome.seconds["stack start"] = started
+    except StartupError as error:
+        sup.say(f"error: {error}\n{sup.tail()}")
+        return 1
+    except KeyboardInterrupt:
+        sup.say("interrupted")
+        return 130
+    finally:
+        sup.stop()
+    outcome.seconds["total"] = time.monotonic() - began
+    print(report(outcome), flush=True)
+    if outcome.violations:
+        print(f"Logs: {profile.log_dir}", flush=True)
+    return 1 if outcome.violations else 0
+
+
+def _configure(plan: Plan) -> None:
+    os.environ["TEST_DEVSTACK_DATA_DIR"] = os.environ.get("CHAOS_DATA_DIR") or str(ROOT / ".data" / "chaos")
+    os.environ.setdefault("TEST_ORDER_EXPIRATION_SECONDS", str(int(plan.shape.expiration_seconds)))
+    os.environ.setdefault("PAYMENT_ATTEMPT_LEASE_SECONDS", "30")
+    os.environ.setdefault("PAYMENTS_RECONCILE_INTERVAL_SECONDS", "5")
+
+
+def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan, seed: int) -> Outcome:
+    say = lambda message: sup.say(f"chaos: {message}")  # noqa: E731
+    keys = infra.ensure_jwt_keys(profile)
+    urls = {service.name: url(service, profile) for service in services}
+    shape = replace(plan.shape, expiration_seconds=float(profile.setting("ORDER_EXPIRATION_SECONDS")))
+    # Safely before any event of this run: what a broker restart loses is all after it.
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    log_file = profile.log_dir / "chaos.runbook.log"
+
+    def recover_broker() -> str:
+        return runbook.republish(services, profile, keys, since=since, log_file=log_file).note()
+
+    say(f"{plan.name} run, seed {seed}: {plan.faults_per_kind} faults of each kind ({', '.join(KINDS)}) over "
+        f"{plan.window:.0f} s, {shape.sellers} sellers and {shape.buyers} buyers, "
+        f"{shape.expiration_seconds:g} s reservations")
+    rng = random.Random(seed)
+    load = Load(urls, shape, seed=seed)
+    injector = Injector(sup, per_kind=plan.faults_per_kind, window=plan.window,
+                        ready=lambda child: _ready(child, urls, profile), recover_broker=recover_broker, rng=rng,
+                        say=say)
+    began = time.monotonic()
+    load.start()
+    time.sleep(WARM_UP)
+    injector.start()
+    try:
+        _wait_for_faults(injector, load, say, began)
+    finally:
+        injector.abort()
+        say("faults done; letting the last buyers finish their round")
+        load.stop()
+    under_load = time.monotonic() - began
+    reader = Reader(lambda db: f"postgresql://postgres@127.0.0.1:{profile.port('postgres')}/{db}",
+                    f"http://127.0.0.1:{profile.port('stripe')}")
+    verdict = settle(reader, timeout=plan.settle_timeout, say=say)
+    return Outcome(plan, seed, list(injector.faults), load.stats.snapshot(), verdict, sup.crashed(),
+                   {"under load": under_load, "settling": verdict.waited})
+
+
+def _wait_for_faults(injector: Injector, load: Load, say, began: float) -> None:
+    next_status = time.monotonic() + STATUS_EVERY
+    while not injector.done():
+        time.sleep(0.5)
+        if time.monotonic() >= next_status:
+            next_status += STATUS_EVERY
+            counts = injector.counts()
+            figures = load.stats.snapshot()
+            say(f"{time.monotonic() - began:.0f} s: faults " + ", ".join(f"{k} {counts[k]}" for k in KINDS)
+                + f" | {figures['tickets listed']} tickets, {figures['orders']} orders, {figures['payments']} "
+                f"payments, {figures['cancels']} cancels | {figures['connection errors']} connection errors, "
+                f"{figures['server errors']} 5xx")
+
+
+def _ready(child: Child, urls: dict[str, str], profile: Profile) -> bool:
+    """A restarted web process serves again; the broker answers metadata; others: running is enough."""
+    if child.name.endswith(".web"):
+        return _http_ok(f"{urls[child.name.removesuffix('.web')]}/healthz")
+    if child.name == "kafka":
+        return _broker_answers(profile.port("kafka"))
+    return True
+
+
+def _http_ok(address: str) -> bool:
+    try:
+        with urllib.request.urlopen(address, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _broker_answers(port: int) -> bool:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"}).list_topics(timeout=2)
+    except KafkaException:
+        return False
+    return True
+
+
+# -- the report ------------------------------------------------------------------
+
+
+def report(outcome: Outcome) -> str:
+    lines = ["", f"===== chaos ({outcome.plan.name}, seed {outcome.seed}): "
+                 + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.seconds.items()), ""]
+    lines += _fault_table(outcome)
+    lines += ["", *_load_figures(outcome)]
+    lines += ["", *_dead_letters(outcome.verdict.snapshot)]
+    if outcome.crashed:
+        lines += ["", "Exited on their own (and were restarted): " + ", ".join(outcome.crashed)]
+    violations = outcome.violations
+    state = "" if outcome.verdict.settled else " (events still in flight at the timeout)"
+    lines += ["", f"Violations: {len(violations)} (target 0){state}"]
+    lines += [f"  {violation}" for violation in violations[:200]]
+    if len(violations) > 200:
+        lines.append(f"  ... and {len(violations) - 200} more")
+    return "\n".join(lines) + "\n"
+
+
+def _fault_table(outcome: Outcome) -> list[str]:
+    lines = [f"{'fault':<10} {'injected':>8} {'target':>6} {'back p50':>9} {'back max':>9} {'not back':>8}"]
+    for kind in KINDS:
+        faults = [f for f in outcome.faults if f.kind == kind]
+        times = [f.recovery for f in faults if f.recovery is not None]
+        p50 = f"{statistics.median(times):.1f} s" if times else "-"
+        worst = f"{max(times):.1f} s" if times else "-"
+        lines.append(f"{kind:<10} {len(faults):>8} {outcome.plan.faults_per_kind:>6} {p50:>9} {worst:>9} "
+                     f"{len(faults) - len(times):>8}")
+    return lines
+
+
+def _load_figures(outcome: Outcome) -> list[str]:
+    f, snap, shape = outcome.figures, outcome.verdict.snapshot, outcome.plan.shape
+    expired = sum(1 for o in snap.orders.values() if o.status == "cancelled"
+                  and (e := snap.expirations.get(o.id)) is not None and e.status == "fired")
+    refunded = sum(1 for p in snap.payments.values() if p.status == "refunded")
+    sold = sum(1 for t in snap.tickets.values() if t.sold)
+    errors = sorted((name.removeprefix(ERROR), n) for name, n in f.items() if name.startswith(ERROR))
+    return [
+        f"Load: {shape.sellers} sellers, {shape.buyers} buyers ({f['users']} users signed up)",
+        f"  tickets listed {f['tickets listed']}, price changes {f['price changes']} "
+        f"(refused {f['price changes refused']})",
+        f"  orders {f['orders']} (reservations refused {f['reservations refused']}, lost {f['reservations lost']})",
+        f"  payments {f['payments']} (of which at the last moment {f['last-moment payments']}; refused "
+        f"{f['payments refused']}, lost {f['payments lost']})",
+        f"  cancels {f['cancels']} (refused {f['cancels refused']}, lost {f['cancels lost']}), "
+        f"abandoned {f['abandoned']}",
+        f"  in the databases: {len(snap.tickets)} tickets ({sold} sold), {len(snap.orders)} orders, "
+        f"{expired} expired by their deadline, {refunded} payments refunded",
+        f"  errors while processes were down: {f['connection errors']} connection errors, "
+        f"{f['server errors']} server errors" + (" (" + ", ".join(f"{n} {name}" for name, n in errors) + ")"
+                                                 if errors else ""),
+    ]
+
+
+def _dead_letters(snapshot: Snapshot) -> list[str]:
+    if not snapshot.dead_letters:
+        return ["Dead letters: none"]
+    lines = [f"Dead letters: {len(snapshot.dead_letters)}"]
+    for letter in snapshot.dead_letters:
+        why = letter.explanation()
+        lines.append(f"  {letter.service} #{letter.id} {letter.event_type or letter.topic} {letter.event_id}: "
+                     f"{letter.error} -> " + (f"explained: {why}" if why else "UNEXPLAINED (violation)"))
+    return lines
