@@ -26,27 +26,74 @@ def _config(*parts: str, **extra: Any) -> dict[str, Any]:
     return config
 
 
+# Set when the producer must be replaced at the next get_producer(): it failed for good, or
+# every broker went away (a broker that lost its data no longer knows our producer id, and
+# an idempotent producer never recovers from that on its own). Its unacknowledged events
+# stay pending in the outbox and are sent again by the new one.
 _producer_failed = False
+_brokers_were_down = False
+_generation = 0
+
+# Delivery errors after which this producer cannot deliver anything any more.
+REPLACE_ON = {
+    KafkaError.UNKNOWN_PRODUCER_ID,
+    KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    KafkaError.INVALID_PRODUCER_EPOCH,
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._FATAL,
+}
 
 
 def _on_producer_error(error: KafkaError) -> None:
-    """A fatal error leaves an idempotent producer unusable for good: build a new one next time."""
+    """Only non-fatal errors come here: confluent-kafka raises fatal ones from poll/flush/produce."""
+    global _brokers_were_down
+    if error.code() == KafkaError._ALL_BROKERS_DOWN:
+        _brokers_were_down = True
+    logger.warning("Kafka producer: %s", error)
+
+
+def producer_failed(error: KafkaError | KafkaException | None = None) -> bool:
+    """Replace the producer at the next :func:`get_producer` when ``error`` says it is done for
+    (always without an error); True if it will be replaced."""
     global _producer_failed
-    if error.fatal():
-        logger.error("Kafka producer failed for good, it will be replaced: %s", error)
+    if isinstance(error, KafkaException):
+        error = error.args[0] if error.args and isinstance(error.args[0], KafkaError) else None
+        if error is None:
+            return False
+    if error is None or error.fatal() or error.code() in REPLACE_ON:
+        if not _producer_failed:
+            logger.error("Kafka producer will be replaced: %s", error or "asked to")
         _producer_failed = True
-    else:
-        logger.warning("Kafka producer: %s", error)
+    return _producer_failed
+
+
+def _answers(producer: Producer) -> bool:
+    try:
+        producer.list_topics(timeout=1)
+    except KafkaException:
+        return False
+    return True
 
 
 def get_producer() -> Producer:
-    """The process's idempotent producer (re-created after a fork or a fatal error)."""
-    global _producer, _producer_failed
+    """The process's idempotent producer (re-created after a fork, a fatal error or a broker loss)."""
+    global _producer, _producer_failed, _brokers_were_down, _generation
     with _lock:
-        if _producer is None or _producer[0] != os.getpid() or _producer_failed:
+        mine = _producer is not None and _producer[0] == os.getpid()
+        stale = mine and (_producer_failed or (_brokers_were_down and _answers(_producer[1])))
+        if not mine or stale:
+            if stale:
+                logger.warning("Replacing the Kafka producer")
+                _producer[1].purge()  # what it had not delivered stays pending in the outbox
             config = _config("PRODUCER", **{"client.id": settings.SERVICE_NAME, "error_cb": _on_producer_error})
-            _producer, _producer_failed = (os.getpid(), Producer(config)), False
+            _producer, _producer_failed, _brokers_were_down = (os.getpid(), Producer(config)), False, False
+            _generation += 1
         return _producer[1]
+
+
+def producer_generation() -> int:
+    """Changes whenever the producer is replaced: what was known about the broker may be stale."""
+    return _generation
 
 
 def get_admin() -> AdminClient:

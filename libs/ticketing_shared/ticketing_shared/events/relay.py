@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, KafkaException
 from django.conf import settings
 from django.db import connection, transaction
 
-from ticketing_shared.events.kafka import ensure_topics, get_producer
+from ticketing_shared.events.kafka import ensure_topics, get_producer, producer_failed, producer_generation
 from ticketing_shared.events.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,9 @@ class _InFlight:
             event_id = dict(msg.headers() or []).get("id", b"").decode()
             logger.error("Outbox event %s not delivered: %s", event_id, err)
             self.failed.append(event_id)
-            if isinstance(err, KafkaError) and err.code() in _TOPIC_GONE:  # a broker that lost its data: create it again next run
+            if isinstance(err, KafkaError):
+                producer_failed(err)
+            if isinstance(err, KafkaError) and err.code() in _TOPIC_GONE:  # the broker lost it: create it again
                 _known_topics.discard(msg.topic())
 
     @property
@@ -156,12 +158,18 @@ def _settle(producer, flight: _InFlight, *, mark: bool = True) -> tuple[int, boo
 
 
 _known_topics: set[str] = set()
+_known_generation = 0
 _TOPIC_GONE = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION}
 
 
 def _ensure_topics(topics: set[str]) -> None:
     """Create a topic before its first event: a managed Kafka usually does not create topics
-    on produce, and a topic nobody consumes (``payment.refunded``) is created by no consumer."""
+    on produce, and a topic nobody consumes (``payment.refunded``) is created by no consumer.
+    A new producer (the broker may have lost its data) checks again."""
+    global _known_generation
+    if _known_generation != producer_generation():
+        _known_topics.clear()
+        _known_generation = producer_generation()
     missing = topics - _known_topics
     if missing:
         try:
@@ -213,7 +221,11 @@ def relay_outbox(*, batch_size: int | None = None, max_seconds: float = 30.0) ->
         with _drain_lock() as draining:
             if not draining:
                 return published
-            sent, healthy = _drain(batch_size=batch_size, deadline=deadline)
+            try:
+                sent, healthy = _drain(batch_size=batch_size, deadline=deadline)
+            except KafkaException as exc:  # a fatal producer error: the next run gets a new producer
+                producer_failed(exc)
+                raise
             published += sent
         if not healthy or time.monotonic() >= deadline:  # the next beat tick tries again
             break
