@@ -37,8 +37,9 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.utils import timezone
 
 from ticketing_shared import heartbeat, requestid
-from ticketing_shared.events.kafka import ensure_topics, get_producer, new_consumer
+from ticketing_shared.events.kafka import ensure_topics, get_admin, get_producer, new_consumer, producer_failed
 from ticketing_shared.events.models import DeadLetter, ParkedEvent, ProcessedEvent
+from ticketing_shared.events.offsets import LogEndGuard
 from ticketing_shared.events.registry import Event, Handler, PoisonMessage, RetryLater, handler_for
 
 logger = logging.getLogger(__name__)
@@ -299,7 +300,13 @@ def dead_letter(received: Received, error: Exception, attempts: int, *, dlq_topi
             ("source-offset", str(received.offset)),
         ],
     )
-    if producer.flush(settings.KAFKA["FLUSH_TIMEOUT_SECONDS"]):
+    try:
+        unsent = producer.flush(settings.KAFKA["FLUSH_TIMEOUT_SECONDS"])
+    except KafkaException as exc:
+        producer_failed(exc)
+        raise
+    if unsent:
+        producer_failed()  # stuck (a broker that lost our producer id?): the retry gets a new one
         raise RuntimeError(f"Dead letter not acknowledged by {dlq_topic}")
     digest = hashlib.sha256(f"{received.where}\n".encode() + raw).hexdigest()
     with transaction.atomic():
@@ -381,11 +388,14 @@ class ConsumerRunner:
             raise RuntimeError("No event handlers registered: nothing to consume")
         ensure_topics([*topics, self.dlq_topic])
         self.consumer = new_consumer(**{"group.id": self.group_id})
-        self.consumer.subscribe(topics, on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        guard = LogEndGuard(self.consumer, get_admin())
+        self.consumer.subscribe(topics, on_assign=lambda _consumer, partitions: guard.on_assign(partitions),
+                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
         logger.info("Consuming %s as group %s", ", ".join(topics), self.group_id)
         try:
             while not self._stopping and not (until and until()):
                 heartbeat.touch("consumer")
+                guard.check()
                 self._sweep_parked()
                 message = self.consumer.poll(self.poll_timeout)
                 if message is None:
