@@ -8,37 +8,22 @@ event the orders service would ignore anyway, and are safe in any order against
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
 from expirations import services
 from expirations.models import Expiration
-from ticketing_shared.events.registry import Event, handles, validated
+from ticketing_shared.events.registry import handles
+from ticketing_shared.events.schemas import OrderCancelled, OrderCompleted, OrderCreated
 
 
-class OrderCreatedData(serializers.Serializer):
-    """Only what this service needs of ``{id, status, user_id, expires_at, version, ticket}``."""
-
-    id = serializers.UUIDField()
-    expires_at = serializers.DateTimeField()
+@handles(OrderCreated)
+def order_created(order: OrderCreated) -> None:
+    services.expiration_schedule(order_id=order.id, expires_at=order.expires_at)
 
 
-class OrderEndedData(serializers.Serializer):
-    id = serializers.UUIDField()
+@handles(OrderCancelled)
+def order_cancelled(order: OrderCancelled) -> None:
+    services.expiration_stand_down(order_id=order.id, reason=Expiration.Status.ORDER_CANCELLED)
 
 
-@handles("order.created")
-def order_created(event: Event) -> None:
-    data = validated(event, OrderCreatedData)
-    services.expiration_schedule(order_id=data["id"], expires_at=data["expires_at"])
-
-
-@handles("order.cancelled")
-def order_cancelled(event: Event) -> None:
-    data = validated(event, OrderEndedData)
-    services.expiration_stand_down(order_id=data["id"], reason=Expiration.Status.ORDER_CANCELLED)
-
-
-@handles("order.completed")
-def order_completed(event: Event) -> None:
-    data = validated(event, OrderEndedData)
-    services.expiration_stand_down(order_id=data["id"], reason=Expiration.Status.ORDER_COMPLETED)
+@handles(OrderCompleted)
+def order_completed(order: OrderCompleted) -> None:
+    services.expiration_stand_down(order_id=order.id, reason=Expiration.Status.ORDER_COMPLETED)

@@ -14,7 +14,8 @@ from django.db.models.functions import Now
 
 from expirations import wakeups
 from expirations.models import Expiration
-from ticketing_shared.events.outbox import publish
+from ticketing_shared.events import publish
+from ticketing_shared.events.schemas import ExpirationComplete
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +102,5 @@ def _fire_batch(*, limit: int, order_ids: list[uuid.UUID] | None) -> int:
             status=Expiration.Status.FIRED, fired_at=Now(), updated_at=Now()
         )
         for order_id in claimed:
-            publish(
-                aggregate_type="expiration",
-                aggregate_id=order_id,
-                event_type="expiration.complete",
-                data={"order_id": str(order_id)},
-            )
+            publish(ExpirationComplete(order_id=order_id))
     return len(claimed)

@@ -48,11 +48,11 @@ def test_a_run_that_dies_before_its_commit_fires_nothing_and_the_next_fires_all(
     real_publish = services.publish
     calls = []
 
-    def dies_on_the_third(**event):
+    def dies_on_the_third(event, **options):
         calls.append(event)
         if len(calls) == 3:
             raise RuntimeError("worker killed mid-batch")
-        return real_publish(**event)
+        return real_publish(event, **options)
 
     monkeypatch.setattr(services, "publish", dies_on_the_third)
     with pytest.raises(RuntimeError):
@@ -168,10 +168,10 @@ def test_an_order_end_racing_a_poll_that_holds_the_row_leaves_it_fired_once(monk
     real_publish = services.publish
     claimed, release = threading.Event(), threading.Event()
 
-    def publish_slowly(**event):
+    def publish_slowly(event, **options):
         claimed.set()  # the row is locked and marked in the poll's open transaction
         assert release.wait(10)
-        return real_publish(**event)
+        return real_publish(event, **options)
 
     monkeypatch.setattr(services, "publish", publish_slowly)
     poll_result: list = []

@@ -17,7 +17,8 @@ from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
 from orders.models import Order, Ticket
-from ticketing_shared.events.outbox import publish
+from ticketing_shared.events import publish
+from ticketing_shared.events.schemas import OrderCancelled, OrderCompleted, OrderCreated, TicketId, TicketPrice
 from ticketing_shared.versioning import replica_apply
 
 logger = logging.getLogger(__name__)
@@ -63,19 +64,9 @@ def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
                 created_at=now,
                 updated_at=now,
             )
-            publish(
-                aggregate_type="order",
-                aggregate_id=order.id,
-                event_type="order.created",
-                data={
-                    "id": str(order.id),
-                    "status": order.status,
-                    "user_id": str(order.user_id),
-                    "expires_at": order.expires_at.isoformat(),
-                    "version": order.version,
-                    "ticket": {"id": str(ticket.id), "price": money(order.price)},
-                },
-            )
+            publish(OrderCreated(id=order.id, status=order.status, user_id=order.user_id,
+                                 expires_at=order.expires_at, version=order.version,
+                                 ticket=TicketPrice(id=ticket.id, price=order.price)))
     except IntegrityError as exc:
         if _violated_constraint(exc) == ONE_LIVE_ORDER_CONSTRAINT:
             raise ValidationError(TICKET_ALREADY_RESERVED) from None
@@ -124,32 +115,27 @@ def order_complete(*, order_id: uuid.UUID) -> bool:
             logger.warning("Order %s was paid after it was cancelled; it stays cancelled (refunded)", order.id)
             # Say it again (same version, a new event): a payments service that somehow missed
             # the first one would otherwise never refund. Everyone else ignores the repeat.
-            publish(aggregate_type="order", aggregate_id=order.id, event_type="order.cancelled",
-                    data=_order_ref(order))
+            publish(OrderCancelled(**_order_ref(order)))
             return False
         order.change_status(Order.Status.COMPLETE)
-        publish(aggregate_type="order", aggregate_id=order.id, event_type="order.completed", data=_order_ref(order))
+        publish(OrderCompleted(**_order_ref(order)))
     return True
 
 
 def _cancel(order: Order) -> None:
     """Cancel ``order`` (locked by the caller) and publish ``order.cancelled``."""
     order.change_status(Order.Status.CANCELLED)
-    publish(aggregate_type="order", aggregate_id=order.id, event_type="order.cancelled", data=_order_ref(order))
+    publish(OrderCancelled(**_order_ref(order)))
 
 
 def _order_ref(order: Order) -> dict[str, Any]:
     """The data of ``order.cancelled`` and ``order.completed``."""
-    return {"id": str(order.id), "version": order.version, "ticket": {"id": str(order.ticket_id)}}
+    return {"id": order.id, "version": order.version, "ticket": TicketId(id=order.ticket_id)}
 
 
 def _violated_constraint(error: IntegrityError) -> str | None:
     diag = getattr(error.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None)
-
-
-def money(amount: Decimal) -> str:
-    return f"{amount:.2f}"
 
 
 # -- the ticket replica --------------------------------------------------------------

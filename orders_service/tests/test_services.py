@@ -19,10 +19,10 @@ def test_replacing_an_expired_order_is_one_transaction(outbox, monkeypatch):
     expired = OrderFactory(ticket=ticket, expires_at=timezone.now() - timedelta(seconds=1))
     real_publish = services.publish
 
-    def publish_failing_on_create(**event):
-        if event["event_type"] == "order.created":
+    def publish_failing_on_create(event, **options):
+        if event.topic == "order.created":
             raise RuntimeError("outbox unavailable")
-        return real_publish(**event)
+        return real_publish(event, **options)
 
     monkeypatch.setattr(services, "publish", publish_failing_on_create)
 

@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 from payments import services
-from payments.serializers import OrderChangedData, OrderCreatedData
-from ticketing_shared.events.registry import Event, handles, validated
+from ticketing_shared.events.registry import handles
+from ticketing_shared.events.schemas import OrderCancelled, OrderCompleted, OrderCreated
 
 
-@handles("order.created")
-def order_created(event: Event) -> None:
-    data = validated(event, OrderCreatedData)
-    services.order_replica_create(
-        order_id=data["id"],
-        user_id=data["user_id"],
-        status=data["status"],
-        expires_at=data["expires_at"],
-        price=data["ticket"]["price"],
-        ticket_id=data["ticket"]["id"],
-        version=data["version"],
-    )
+@handles(OrderCreated)
+def order_created(order: OrderCreated) -> None:
+    services.order_replica_create(order_id=order.id, user_id=order.user_id, status=order.status,
+                                  expires_at=order.expires_at, price=order.ticket.price, ticket_id=order.ticket.id,
+                                  version=order.version)
 
 
-@handles("order.cancelled")
-def order_cancelled(event: Event) -> None:
+@handles(OrderCancelled)
+def order_cancelled(order: OrderCancelled) -> None:
     """Before its ``order.created`` (another topic) the order is unknown: RetryLater, from replica_apply."""
-    data = validated(event, OrderChangedData)
-    services.order_replica_cancel(order_id=data["id"], version=data["version"])
+    services.order_replica_cancel(order_id=order.id, version=order.version)
 
 
-@handles("order.completed")
-def order_completed(event: Event) -> None:
-    data = validated(event, OrderChangedData)
-    services.order_replica_complete(order_id=data["id"], version=data["version"])
+@handles(OrderCompleted)
+def order_completed(order: OrderCompleted) -> None:
+    services.order_replica_complete(order_id=order.id, version=order.version)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from payments.models import Order, Payment
+from payments.models import Payment
 
 
 class PaymentCreateSerializer(serializers.Serializer):
@@ -22,27 +22,3 @@ class PaymentSerializer(serializers.ModelSerializer):
         model = Payment
         fields = ["id", "order_id", "stripe_id", "amount", "status"]
         read_only_fields = fields
-
-
-# -- event payloads (SPEC §4); anything that does not fit is a poison message ----------
-
-
-class _TicketRef(serializers.Serializer):
-    id = serializers.UUIDField()
-    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
-
-
-class OrderCreatedData(serializers.Serializer):
-    id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=Order.Status.choices)
-    user_id = serializers.UUIDField()
-    expires_at = serializers.DateTimeField()
-    version = serializers.IntegerField(min_value=0)
-    ticket = _TicketRef()
-
-
-class OrderChangedData(serializers.Serializer):
-    """``order.cancelled`` and ``order.completed``."""
-
-    id = serializers.UUIDField()
-    version = serializers.IntegerField(min_value=0)

@@ -44,7 +44,8 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from payments import stripe_gateway as gateway
 from payments.models import Order, Payment
 from payments.stripe_gateway import CardDeclined, Intent, ProviderUnavailable
-from ticketing_shared.events.outbox import publish
+from ticketing_shared.events import publish
+from ticketing_shared.events.schemas import PaymentCreated, PaymentRefunded
 from ticketing_shared.versioning import replica_apply
 
 logger = logging.getLogger(__name__)
@@ -370,7 +371,7 @@ def payment_settle(intent: Intent, *, refund_now: bool) -> Payment | None:
                 payment.status = Payment.Status.SUCCEEDED
             payment.save()
             if payment.status == Payment.Status.SUCCEEDED:
-                _publish(payment, "payment.created")
+                _publish(payment, PaymentCreated)
             elif not refund_now:
                 transaction.on_commit(partial(_dispatch_refund, payment.pk), robust=True)
     if duplicate:
@@ -454,7 +455,7 @@ def payment_refund(*, payment_id: uuid.UUID) -> Payment:
         payment.refunded_at = timezone.now()
         payment.attempt = payment.lease_until = None
         payment.save()
-        _publish(payment, "payment.refunded")
+        _publish(payment, PaymentRefunded)
     logger.info("Payment %s refunded (%s)", payment.pk, refund_id)
     return payment
 
@@ -524,22 +525,12 @@ def _reconcile_dead_attempt(payment_id: uuid.UUID) -> str | None:
 # -- helpers ---------------------------------------------------------------------
 
 
-def _publish(payment: Payment, event_type: str) -> None:
-    """Keyed by the payment (SPEC §4: the aggregate id), so its created and refunded stay in order.
+def _publish(payment: Payment, schema: type[PaymentCreated]) -> None:
+    """Keyed by the payment (the aggregate id), so its created and refunded stay in order.
 
     An order has one payment, so this keeps one order's payment events in order too.
     """
-    publish(
-        aggregate_type="payment",
-        aggregate_id=payment.pk,
-        event_type=event_type,
-        data={
-            "id": str(payment.pk),
-            "order_id": str(payment.order_id),
-            "stripe_id": payment.stripe_id,
-            "amount": f"{payment.amount:.2f}",
-        },
-    )
+    publish(schema(id=payment.pk, order_id=payment.order_id, stripe_id=payment.stripe_id, amount=payment.amount))
 
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:

@@ -16,7 +16,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from ticketing_shared.events.outbox import publish
+from ticketing_shared.events import publish
+from ticketing_shared.events.schemas import TicketCreated, TicketUpdated
 from ticketing_shared.versioning import ConcurrentUpdateError
 from tickets.models import Reservation, Ticket
 
@@ -46,33 +47,19 @@ class OrderTicketMismatch(Exception):
     """An order event names another ticket than earlier events of that order did."""
 
 
-def money(amount: Decimal) -> str:
-    return str(amount.quantize(Decimal("0.01")))
-
-
-def _ticket_data(ticket: Ticket) -> dict:
-    return {
-        "id": str(ticket.id),
-        "title": ticket.title,
-        "price": money(ticket.price),
-        "user_id": str(ticket.user_id),
-        "version": ticket.version,
-    }
+def _ticket_fields(ticket: Ticket) -> dict:
+    return {"id": ticket.id, "title": ticket.title, "price": ticket.price, "user_id": ticket.user_id,
+            "version": ticket.version}
 
 
 def _publish_updated(ticket: Ticket) -> None:
-    publish(
-        aggregate_type="ticket",
-        aggregate_id=ticket.id,
-        event_type="ticket.updated",
-        data={**_ticket_data(ticket), "order_id": str(ticket.order_id) if ticket.order_id else None},
-    )
+    publish(TicketUpdated(**_ticket_fields(ticket), order_id=ticket.order_id))
 
 
 def ticket_create(*, user_id: str | uuid.UUID, title: str, price: Decimal) -> Ticket:
     with transaction.atomic():
         ticket = Ticket.objects.create(user_id=user_id, title=title, price=price)
-        publish(aggregate_type="ticket", aggregate_id=ticket.id, event_type="ticket.created", data=_ticket_data(ticket))
+        publish(TicketCreated(**_ticket_fields(ticket)))
     return ticket
 
 

@@ -13,8 +13,9 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from ticketing_shared.events import publish, relay
+from ticketing_shared.events import relay
 from ticketing_shared.events.models import DeadLetter, OutboxEvent, ParkedEvent, ProcessedEvent
+from ticketing_shared.events.outbox import record_event
 from ticketing_shared.testing.helpers import access_token, envelope, produce_raw
 
 from .conftest import AppliedLog, wait_for, widget_created
@@ -89,7 +90,7 @@ def test_metrics_expose_the_outbox_backlog_and_follow_it(client, topics, kafka_b
     assert metric(client, "outbox_pending_events") == 0
     with transaction.atomic():
         for version in range(3):
-            publish(aggregate_type="widget", aggregate_id=uuid.uuid4(), event_type=topics["created"],
+            record_event(aggregate_type="widget", aggregate_id=uuid.uuid4(), event_type=topics["created"],
                     data={"id": str(uuid.uuid4()), "name": "m", "version": version})
     OutboxEvent.objects.update(occurred_at=OutboxEvent.objects.first().occurred_at.replace(year=2020))
 
@@ -192,7 +193,7 @@ def test_an_unreachable_auth_service_lets_nobody_in(settings):
 
 def test_republish_sends_a_range_again_with_the_same_ids(kafka_broker, kafka_reader, topics):
     with transaction.atomic():
-        events = [publish(aggregate_type="widget", aggregate_id="w1", event_type=topics["created"],
+        events = [record_event(aggregate_type="widget", aggregate_id="w1", event_type=topics["created"],
                           data={"id": "w1", "name": "n", "version": n}) for n in range(4)]
     relay.relay_outbox()
 
@@ -232,7 +233,7 @@ def test_the_relay_command_publishes_everything_even_while_another_relay_holds_t
 
     with transaction.atomic():
         for version in range(3):
-            publish(aggregate_type="widget", aggregate_id="w9", event_type=topics["created"],
+            record_event(aggregate_type="widget", aggregate_id="w9", event_type=topics["created"],
                     data={"id": "w9", "name": "n", "version": version})
     params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
     other = psycopg.connect(**params, autocommit=True)

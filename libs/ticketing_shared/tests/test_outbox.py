@@ -9,9 +9,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from ticketing_shared.events import publish, relay
+from ticketing_shared.events import relay
 from ticketing_shared.events.models import OutboxEvent
-from ticketing_shared.events.outbox import OutsideTransactionError
+from ticketing_shared.events.outbox import OutsideTransactionError, record_event
 
 from .conftest import AppliedLog, wait_for
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def publish_widget(topic: str, widget_id, version: int, name: str = "w") -> OutboxEvent:
-    return publish(
+    return record_event(
         aggregate_type="widget",
         aggregate_id=widget_id,
         event_type=topic,

@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from tests.project.demo.models import Widget
-from ticketing_shared.events import publish
+from ticketing_shared.events.outbox import record_event
 from ticketing_shared.urls import service_urlpatterns
 
 
@@ -35,7 +35,7 @@ def rename_widget(request):
     """Writes a change and its event, like any service's write."""
     with transaction.atomic():
         widget = Widget.objects.create(id=uuid.uuid4(), name=request.data.get("name", "w"))
-        publish(aggregate_type="widget", aggregate_id=widget.id, event_type=request.data["topic"],
+        record_event(aggregate_type="widget", aggregate_id=widget.id, event_type=request.data["topic"],
                 data={"id": str(widget.id), "name": widget.name, "version": widget.version})
     return Response({"id": str(widget.id)}, status=201)
 

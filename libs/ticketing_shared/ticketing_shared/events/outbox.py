@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ticketing_shared import requestid
 from ticketing_shared.events.models import OutboxEvent
+from ticketing_shared.events.schemas import EventData
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,22 @@ class OutsideTransactionError(RuntimeError):
     """``publish`` was called outside ``transaction.atomic``: the event could be lost."""
 
 
-def publish(
+def publish(data: EventData, *, headers: dict[str, str] | None = None) -> OutboxEvent:
+    """Record a typed event in the outbox of the current transaction.
+
+    The relay publishes it to the topic of its schema, keyed by its aggregate id, once
+    the transaction commits; a rollback discards it with the change.
+    """
+    return record_event(
+        aggregate_type=data.aggregate_type,
+        aggregate_id=data.aggregate_id(),
+        event_type=data.topic,
+        data=data.to_json(),
+        headers=headers,
+    )
+
+
+def record_event(
     *,
     aggregate_type: str,
     aggregate_id: Any,
@@ -27,11 +43,8 @@ def publish(
     data: dict[str, Any],
     headers: dict[str, str] | None = None,
 ) -> OutboxEvent:
-    """Record ``event_type`` for the aggregate in the outbox of the current transaction.
-
-    The relay publishes it to the topic named ``event_type`` with ``aggregate_id``
-    as the key once the transaction commits; a rollback discards it with the change.
-    """
+    """The untyped writer under :func:`publish` (the library's own tests use it for topics
+    of their own); services publish typed events."""
     if not connection.in_atomic_block:
         raise OutsideTransactionError("publish() must run inside transaction.atomic()")
     request_id = requestid.current()

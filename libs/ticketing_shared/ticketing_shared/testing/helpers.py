@@ -118,13 +118,17 @@ def produce_raw(
     assert producer.flush(10) == 0
 
 
-def envelope(event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> str:
+def envelope(event_type: str, data: dict[str, Any], *, event_id: str | None = None, source: str | None = None) -> str:
+    """An event as the relay writes it, from the service that owns its topic (unless ``source``)."""
+    from ticketing_shared.events.schemas import schema_for
+
+    schema = schema_for(event_type)
     return json.dumps(
         {
             "id": event_id or str(uuid.uuid4()),
             "type": event_type,
             "occurred_at": "2026-01-01T00:00:00+00:00",
-            "source": "test",
+            "source": source or (schema.source if schema else "test"),
             "data": data,
         }
     )

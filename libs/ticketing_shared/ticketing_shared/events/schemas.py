@@ -1,0 +1,196 @@
+"""The event contract: one typed schema per topic, owned by the service that publishes it.
+
+Producers build these models and :func:`~ticketing_shared.events.outbox.publish` writes
+them; the consumer runner hands handlers registered with ``@handles(Model)`` a
+validated instance. Data that fails its schema, or an event of a topic from a service
+that does not own it, can never be applied: it is a poison message. Fields added later
+are optional, and unknown fields are ignored, so old and new services read each
+other's events. ``docs/asyncapi.yaml`` and ``docs/events.md`` are generated from here
+(``python -m ticketing_shared.events.asyncapi``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+
+from ticketing_shared.events.registry import Event, PoisonMessage
+
+MONEY_MAX_DIGITS = 10
+MONEY_DECIMAL_PLACES = 2
+
+
+def money_str(amount: Decimal) -> str:
+    """An amount as the API and the events write it: a string with two decimals."""
+    return f"{amount.quantize(Decimal('0.01')):.2f}"
+
+
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES,
+          json_schema_extra={"type": "string", "pattern": r"^\d{1,8}\.\d{2}$", "examples": ["10.00"]}),
+    PlainSerializer(money_str, return_type=str, when_used="always"),
+]
+"""One money type everywhere: up to 99,999,999.99, two decimals, written as a string."""
+
+Version = Annotated[int, Field(ge=0, strict=True, description="The publisher's version of the aggregate.")]
+
+
+class EventData(BaseModel):
+    """The ``data`` of one event type. Subclasses name their topic and owning service."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    topic: ClassVar[str]
+    source: ClassVar[str]
+    consumers: ClassVar[tuple[str, ...]] = ()
+    aggregate_type: ClassVar[str]
+    key_field: ClassVar[str] = "id"
+    summary: ClassVar[str]
+
+    def aggregate_id(self) -> uuid.UUID:
+        """The message key: one aggregate's events stay in one partition, in order."""
+        return getattr(self, self.key_field)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_event(cls, event: Event) -> EventData:
+        """Validate ``event``; an impossible one is a :class:`PoisonMessage`."""
+        if event.source and event.source != cls.source:
+            raise PoisonMessage(f"{event.type} {event.id} comes from {event.source!r}; only {cls.source!r} may send it")
+        try:
+            return cls.model_validate(event.data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors())
+            raise PoisonMessage(f"{event.type} {event.id} does not match its schema: {problems}") from None
+
+
+# -- tickets ----------------------------------------------------------------------------
+
+
+class TicketCreated(EventData):
+    topic = "ticket.created"
+    source = "tickets"
+    consumers = ('orders',)
+    aggregate_type = "ticket"
+    summary = "A seller listed a ticket."
+
+    id: uuid.UUID = Field(description="The ticket.")
+    title: str
+    price: Money
+    user_id: uuid.UUID = Field(description="The seller.")
+    version: Version
+
+
+class TicketUpdated(TicketCreated):
+    topic = "ticket.updated"
+    summary = "A ticket changed: edited by its seller, held by an order, freed or sold."
+
+    order_id: uuid.UUID | None = Field(default=None, description="The order holding it, if any.")
+
+
+# -- orders -----------------------------------------------------------------------------
+
+
+class TicketPrice(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: uuid.UUID
+    price: Money
+
+
+class TicketId(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: uuid.UUID
+
+
+OrderStatus = Literal["created", "cancelled", "awaiting_payment", "complete"]
+
+
+class OrderCreated(EventData):
+    topic = "order.created"
+    source = "orders"
+    consumers = ('tickets', 'payments', 'expiration')
+    aggregate_type = "order"
+    summary = "A buyer reserved a ticket until expires_at."
+
+    id: uuid.UUID = Field(description="The order.")
+    status: OrderStatus
+    user_id: uuid.UUID = Field(description="The buyer.")
+    expires_at: AwareDatetime
+    version: Version
+    ticket: TicketPrice
+
+
+class OrderCancelled(EventData):
+    topic = "order.cancelled"
+    source = "orders"
+    consumers = ('tickets', 'payments', 'expiration')
+    aggregate_type = "order"
+    summary = "An order ended unpaid (expired or cancelled): its ticket is free again, any payment is refunded."
+
+    id: uuid.UUID = Field(description="The order.")
+    version: Version
+    ticket: TicketId
+
+
+class OrderCompleted(OrderCancelled):
+    topic = "order.completed"
+    summary = "An order was paid: its ticket is sold."
+
+
+# -- expiration -------------------------------------------------------------------------
+
+
+class ExpirationComplete(EventData):
+    topic = "expiration.complete"
+    source = "expiration"
+    consumers = ('orders',)
+    aggregate_type = "expiration"
+    summary = "An order's reservation window closed."
+
+    key_field = "order_id"
+
+    order_id: uuid.UUID
+
+
+# -- payments ---------------------------------------------------------------------------
+
+
+class PaymentCreated(EventData):
+    topic = "payment.created"
+    source = "payments"
+    consumers = ('orders',)
+    aggregate_type = "payment"
+    summary = "A charge for an order succeeded."
+
+    id: uuid.UUID = Field(description="The payment.")
+    order_id: uuid.UUID
+    stripe_id: str = Field(description="The Stripe PaymentIntent.")
+    amount: Money
+
+
+class PaymentRefunded(PaymentCreated):
+    topic = "payment.refunded"
+    consumers = ()
+    summary = "A charge was refunded (its order had been cancelled, or an operator refunded it)."
+
+
+SCHEMAS: dict[str, type[EventData]] = {
+    schema.topic: schema
+    for schema in (TicketCreated, TicketUpdated, OrderCreated, OrderCancelled, OrderCompleted, ExpirationComplete,
+                   PaymentCreated, PaymentRefunded)
+}
+
+
+def schema_for(event_type: str) -> type[EventData] | None:
+    return SCHEMAS.get(event_type)
+
+
+__all__ = ["SCHEMAS", "EventData", "Money", "money_str", "schema_for", *(s.__name__ for s in SCHEMAS.values())]
