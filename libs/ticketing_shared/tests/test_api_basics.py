@@ -171,3 +171,12 @@ def test_a_signed_token_naming_no_uuid_is_refused(api_client, make_token):
     response = api_client.get("/api/demo/whoami")
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(("kind", "status"), [("NotFound", 404), ("Forbidden", 403), ("InvalidState", 400),
+                                               ("Conflict", 409), ("PaymentRefused", 402), ("Unavailable", 503)])
+def test_domain_errors_answer_in_the_error_shape_with_their_status(api_client, kind, status):
+    response = api_client.get(f"/api/demo/refuse/{kind}", {"field": "expected_total"})
+    assert response.status_code == status
+    assert response.json() == {"errors": [{"message": f"{kind} said no", "field": "expected_total"}]}
+    assert api_client.get(f"/api/demo/refuse/{kind}").json() == {"errors": [{"message": f"{kind} said no"}]}

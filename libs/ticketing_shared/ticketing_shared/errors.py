@@ -1,4 +1,9 @@
-"""One error shape for every API failure: ``{"errors": [{"message", "field"?}]}``."""
+"""Domain errors, and one error shape for every API failure: ``{"errors": [{"message", "field"?}]}``.
+
+Services, handlers and admin actions raise and catch :class:`DomainError` subclasses
+only; they know nothing of HTTP. :func:`exception_handler` maps each kind to its
+status code once, here.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions
+from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -51,6 +57,53 @@ def error_list(detail: Any, field: str | None = None) -> list[dict[str, str]]:
     return [error]
 
 
+class DomainError(Exception):
+    """A rule of the domain said no. ``field`` names the input it is about, if any."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    """It does not exist (or the caller may not know that it does)."""
+
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    """It exists, and it is not the caller's."""
+
+    status_code = 403
+
+
+class InvalidState(DomainError):
+    """Not now: the thing is in a state that does not allow it (reserved, paid, expired)."""
+
+    status_code = 400
+
+
+class Conflict(DomainError):
+    """Somebody else changed it meanwhile, or what the caller saw is no longer true."""
+
+    status_code = 409
+
+
+class PaymentRefused(DomainError):
+    """The card was declined."""
+
+    status_code = 402
+
+
+class Unavailable(DomainError):
+    """A system we depend on does not answer; trying again later may work."""
+
+    status_code = 503
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = "Request body too large."
@@ -58,7 +111,10 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]):
-    """DRF's handler, then our shape; Django's own exceptions mapped to DRF's first."""
+    """Domain errors by their kind; then DRF's handler, with Django's own exceptions mapped to
+    DRF's first, in our shape."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.message, exc.field), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, Http404):

@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from tests.project.demo.models import Widget
+from ticketing_shared import errors
 from ticketing_shared.events.outbox import record_event
 from ticketing_shared.urls import service_urlpatterns
 
@@ -36,7 +37,7 @@ def rename_widget(request):
     with transaction.atomic():
         widget = Widget.objects.create(id=uuid.uuid4(), name=request.data.get("name", "w"))
         record_event(aggregate_type="widget", aggregate_id=widget.id, event_type=request.data["topic"],
-                data={"id": str(widget.id), "name": widget.name, "version": widget.version})
+                     data={"id": str(widget.id), "name": widget.name, "version": widget.version})
     return Response({"id": str(widget.id)}, status=201)
 
 
@@ -46,12 +47,24 @@ def boom(request):
     raise RuntimeError("kaboom")
 
 
+DOMAIN_ERRORS = {kind.__name__: kind for kind in (errors.NotFound, errors.Forbidden, errors.InvalidState,
+                                                  errors.Conflict, errors.PaymentRefused, errors.Unavailable)}
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def refuse(request, kind):
+    """A service saying no in the domain's words; the API answers in HTTP's."""
+    raise DOMAIN_ERRORS[kind](f"{kind} said no", field=request.GET.get("field"))
+
+
 urlpatterns = service_urlpatterns(
     area="demo",
     api=[
         path("api/demo/whoami", whoami),
         path("api/demo/echo", echo),
         path("api/demo/boom", boom),
+        path("api/demo/refuse/<str:kind>", refuse),
         path("api/demo/widgets", rename_widget),
     ],
 )
