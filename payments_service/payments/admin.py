@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from rest_framework.exceptions import APIException
 
 from payments import services
 from payments.models import Order, Payment
 from payments.stripe_gateway import InvalidRequest
 from ticketing_shared.admin import ActionsOnlyAdmin, ReadOnlyAdmin
+from ticketing_shared.errors import DomainError
 
 
 @admin.register(Payment)
@@ -27,11 +27,8 @@ class PaymentAdmin(ActionsOnlyAdmin):
         for payment in queryset:
             try:
                 refunded = services.payment_refund_request(payment_id=payment.pk)
-            except (APIException, InvalidRequest) as error:
-                message = getattr(error, "detail", None) or str(error)
-                if isinstance(message, list):
-                    message = " ".join(str(item) for item in message)
-                self.message_user(request, f"{payment}: not refunded: {message}", messages.ERROR)
+            except (DomainError, InvalidRequest) as error:
+                self.message_user(request, f"{payment}: not refunded: {error}", messages.ERROR)
             else:
                 if refunded.status == Payment.Status.REFUNDED:
                     self.message_user(request, f"{refunded}: refunded ({refunded.refund_id})", messages.SUCCESS)

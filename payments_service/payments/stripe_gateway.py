@@ -18,8 +18,8 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from rest_framework import status
-from rest_framework.exceptions import APIException
+
+from ticketing_shared.errors import InvalidState, PaymentRefused, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +36,18 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 )
 
 
-class CardDeclined(APIException):
-    status_code = status.HTTP_402_PAYMENT_REQUIRED
-    default_detail = "Your card was declined."
-    default_code = "card_declined"
+class CardDeclined(PaymentRefused):
+    default_message = "Your card was declined."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
 
 
-class ProviderUnavailable(APIException):
+class ProviderUnavailable(Unavailable):
     """Stripe could not be reached or failed on its side: nothing is known to have happened."""
 
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = PROVIDER_UNAVAILABLE
-    default_code = "payment_provider_unavailable"
+    def __init__(self, message: str = PROVIDER_UNAVAILABLE) -> None:
+        super().__init__(message)
 
 
 class InvalidRequest(Exception):
@@ -60,8 +60,11 @@ class InvalidRequest(Exception):
         self.code = code
 
 
-class BadWebhook(Exception):
+class BadWebhook(InvalidState):
     """A webhook whose signature or body does not check out, or that we cannot act on (400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def _call(operation: str, func, *args, **kwargs):
     try:
         return func(*args, **kwargs)
     except stripe.CardError as error:
-        raise CardDeclined(error.user_message or CardDeclined.default_detail) from error
+        raise CardDeclined(error.user_message or CardDeclined.default_message) from error
     except stripe.InvalidRequestError as error:
         raise InvalidRequest(
             error.user_message or str(error), http_status=error.http_status, code=error.code

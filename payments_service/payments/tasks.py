@@ -1,22 +1,13 @@
-from __future__ import annotations
+"""The payments service's Celery tasks (the refund task lives with the refunds it runs)."""
 
-import logging
+from __future__ import annotations
 
 from celery import shared_task
 
 from payments import services
-from payments.stripe_gateway import InvalidRequest, ProviderUnavailable
+from payments.services.refunds import refund_payment
 
-logger = logging.getLogger(__name__)
-
-
-@shared_task(name="payments.refund", ignore_result=True)
-def refund_payment(payment_id: str) -> None:
-    """Refund a payment whose order was cancelled; when Stripe fails, the sweep tries again."""
-    try:
-        services.payment_refund(payment_id=payment_id)
-    except (ProviderUnavailable, InvalidRequest) as error:
-        logger.warning("Refund of payment %s postponed: %s", payment_id, error)
+__all__ = ["reconcile", "refund_payment"]
 
 
 @shared_task(name="payments.reconcile", ignore_result=True)
