@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from ticketing_shared.errors import Conflict, Forbidden, InvalidState
 from ticketing_shared.events import publish
 from ticketing_shared.events.schemas import TicketCreated, TicketUpdated
 from ticketing_shared.versioning import ConcurrentUpdateError
@@ -25,18 +26,21 @@ logger = logging.getLogger(__name__)
 
 RESERVED_MESSAGE = "Cannot edit a reserved ticket"
 CHANGED_MESSAGE = "The ticket was changed meanwhile; reload it and try again."
+NOT_THE_OWNER = "Only the owner can edit this ticket."
 
 
-class TicketReserved(Exception):
+class TicketReserved(InvalidState):
     """The ticket is held by an order (or sold): it cannot be edited."""
 
-    message = RESERVED_MESSAGE
+    def __init__(self, message: str = RESERVED_MESSAGE) -> None:
+        super().__init__(message)
 
 
-class TicketChanged(Exception):
+class TicketChanged(Conflict):
     """Somebody changed the ticket since the caller read it."""
 
-    message = CHANGED_MESSAGE
+    def __init__(self, message: str = CHANGED_MESSAGE) -> None:
+        super().__init__(message)
 
 
 class UnknownTicket(Exception):
@@ -63,13 +67,15 @@ def ticket_create(*, user_id: str | uuid.UUID, title: str, price: Decimal) -> Ti
     return ticket
 
 
-def ticket_update(*, ticket: Ticket, title: str, price: Decimal) -> Ticket:
+def ticket_update(*, ticket: Ticket, title: str, price: Decimal, by_user: str | uuid.UUID | None = None) -> Ticket:
     """Change title and price of ``ticket`` as read by the caller.
 
     The write succeeds only over the version the caller read: an edit or reservation
     committed between that read and this write makes it fail with :class:`TicketChanged`
     or :class:`TicketReserved`, never a lost update.
     """
+    if by_user is not None and str(ticket.user_id) != str(by_user):
+        raise Forbidden(NOT_THE_OWNER)
     if ticket.is_reserved:
         raise TicketReserved
     with transaction.atomic():

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ticketing_shared.errors import NotFound
 from tickets import selectors, services
 from tickets.models import Ticket
 from tickets.serializers import OwnTicketSerializer, TicketInputSerializer, TicketSerializer
 
 SEARCH = OpenApiParameter("search", str, description="Words that must all appear in the title (any case, any part).")
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = services.CHANGED_MESSAGE
-    default_code = "conflict"
 
 
 class PublicReads:
@@ -72,7 +67,7 @@ class TicketDetail(PublicReads, generics.GenericAPIView):
     def get_object(self) -> Ticket:
         ticket = selectors.ticket_get(ticket_id=self.kwargs["ticket_id"])
         if ticket is None:
-            raise exceptions.NotFound()
+            raise NotFound("Not found.")
         return ticket
 
     def get(self, request: Request, ticket_id: str) -> Response:
@@ -93,14 +88,7 @@ class TicketDetail(PublicReads, generics.GenericAPIView):
         Only a write that races another one between our read and our write is a 409.
         """
         ticket = self.get_object()
-        if str(ticket.user_id) != request.user.id:
-            raise exceptions.PermissionDenied("Only the owner can edit this ticket.")
         serializer = TicketInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            ticket = services.ticket_update(ticket=ticket, **serializer.validated_data)
-        except services.TicketReserved as error:
-            raise exceptions.ValidationError(error.message) from None
-        except services.TicketChanged as error:
-            raise Conflict(error.message) from None
+        ticket = services.ticket_update(ticket=ticket, by_user=request.user.id, **serializer.validated_data)
         return Response(TicketSerializer(ticket).data)
