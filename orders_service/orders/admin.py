@@ -10,12 +10,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.exceptions import APIException
 
 from orders import services
 from orders.models import Order, Ticket
 from ticketing_shared.admin import ActionsOnlyAdmin, ReadOnlyAdmin
-from ticketing_shared.errors import error_list
+from ticketing_shared.errors import DomainError
 
 
 class ExpiredFilter(admin.SimpleListFilter):
@@ -62,9 +61,8 @@ class OrderAdmin(ActionsOnlyAdmin):
         for order_id in queryset.values_list("id", flat=True):
             try:
                 order = services.order_cancel(order_id=order_id)
-            except APIException as exc:  # a complete order: reported, the others go on
-                reason = "; ".join(error["message"] for error in error_list(exc.detail))
-                self.message_user(request, f"Order {order_id}: {reason}", messages.ERROR)
+            except DomainError as exc:  # a complete order: reported, the others go on
+                self.message_user(request, f"Order {order_id}: {exc.message}", messages.ERROR)
                 continue
             cancelled += order.status == Order.Status.CANCELLED
         self.message_user(request, f"{cancelled} order(s) cancelled", messages.SUCCESS)

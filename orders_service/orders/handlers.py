@@ -8,7 +8,7 @@ own if it did (every one is a no-op the second time).
 from __future__ import annotations
 
 from orders import services
-from orders.models import Order
+from ticketing_shared.errors import NotFound
 from ticketing_shared.events.registry import PoisonMessage, handles
 from ticketing_shared.events.schemas import ExpirationComplete, PaymentCreated, TicketCreated, TicketUpdated
 
@@ -29,7 +29,7 @@ def ticket_updated(ticket: TicketUpdated) -> None:
 def expiration_complete(expiration: ExpirationComplete) -> None:
     try:
         services.order_expire(order_id=expiration.order_id)
-    except Order.DoesNotExist:
+    except NotFound:
         # Orders are born here, before their expiration is even scheduled: an unknown
         # id can never become applicable.
         raise PoisonMessage(f"expiration.complete for unknown order {expiration.order_id}") from None
@@ -39,5 +39,5 @@ def expiration_complete(expiration: ExpirationComplete) -> None:
 def payment_created(payment: PaymentCreated) -> None:
     try:
         services.order_complete(order_id=payment.order_id)
-    except Order.DoesNotExist:
+    except NotFound:
         raise PoisonMessage(f"payment.created for unknown order {payment.order_id}") from None

@@ -1,6 +1,8 @@
 """Every write of the orders service: one transaction each, with the outbox event it causes.
 
-Used by the API, the admin and the event handlers alike, so every path publishes.
+Used by the API, the admin and the event handlers alike, so every path publishes. The
+rules say no with the shared domain errors (:mod:`ticketing_shared.errors`), which the
+API maps to HTTP once; "is this order the caller's?" is decided here and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
 
+from orders import selectors
 from orders.models import Order, Ticket
+from ticketing_shared.errors import Forbidden, InvalidState, NotFound
 from ticketing_shared.events import publish
 from ticketing_shared.events.schemas import OrderCancelled, OrderCompleted, OrderCreated, TicketId, TicketPrice
 from ticketing_shared.versioning import replica_apply
@@ -26,6 +29,9 @@ logger = logging.getLogger(__name__)
 TICKET_NOT_FOUND = "Ticket not found"
 TICKET_ALREADY_RESERVED = "Ticket is already reserved"
 CANNOT_CANCEL_COMPLETE = "Cannot cancel a complete order"
+# The API answered these before the rule moved here; clients may show them, so they stay.
+ORDER_NOT_FOUND = "No Order matches the given query."
+NOT_YOUR_ORDER = "You do not have permission to perform this action."
 
 ONE_LIVE_ORDER_CONSTRAINT = "orders_one_live_order_per_ticket"
 
@@ -51,7 +57,7 @@ def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
             holder = Order.objects.select_for_update().filter(ticket=ticket, status__in=Order.LIVE).first()
             if holder is not None:
                 if not holder.is_expired:
-                    raise ValidationError(TICKET_ALREADY_RESERVED)
+                    raise InvalidState(TICKET_ALREADY_RESERVED)
                 logger.info("Order %s expired unpaid; ticket %s reserved again", holder.id, ticket.id)
                 _cancel(holder)
             now = timezone.now()
@@ -69,18 +75,32 @@ def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
                                  ticket=TicketPrice(id=ticket.id, price=order.price)))
     except IntegrityError as exc:
         if _violated_constraint(exc) == ONE_LIVE_ORDER_CONSTRAINT:
-            raise ValidationError(TICKET_ALREADY_RESERVED) from None
+            raise InvalidState(TICKET_ALREADY_RESERVED) from None
         raise
     return order
 
 
-def order_cancel(*, order_id: uuid.UUID) -> Order:
-    """Cancel a pending order (buyer or operator). Cancelling a cancelled order changes
-    nothing and publishes nothing; a complete order is sold and cannot be cancelled."""
+def order_get(*, order_id: uuid.UUID, user_id: str | uuid.UUID) -> Order:
+    """One order, for its buyer only: ``NotFound`` if there is none, ``Forbidden`` if it is someone else's."""
+    order = selectors.order_queryset().filter(pk=order_id).first()
+    if order is None:
+        raise NotFound(ORDER_NOT_FOUND)
+    _check_buyer(order, user_id)
+    return order
+
+
+def order_cancel(*, order_id: uuid.UUID, user_id: str | uuid.UUID | None = None) -> Order:
+    """Cancel a pending order: its buyer's (``user_id``, checked) or an operator's (no ``user_id``).
+
+    Cancelling a cancelled order changes nothing and publishes nothing; a complete order
+    is sold and cannot be cancelled.
+    """
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("ticket").get(pk=order_id)
+        order = _locked_order(order_id)
+        if user_id is not None:
+            _check_buyer(order, user_id)
         if order.status == Order.Status.COMPLETE:
-            raise ValidationError(CANNOT_CANCEL_COMPLETE)
+            raise InvalidState(CANNOT_CANCEL_COMPLETE)
         if order.status != Order.Status.CANCELLED:
             _cancel(order)
     return order
@@ -89,10 +109,10 @@ def order_cancel(*, order_id: uuid.UUID) -> Order:
 def order_expire(*, order_id: uuid.UUID) -> bool:
     """The order's window closed: cancel it unless it was paid or is already cancelled.
 
-    Returns whether anything changed.
+    Returns whether anything changed; ``NotFound`` for an order this service never made.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = _locked_order(order_id)
         if not order.is_pending:
             return False
         _cancel(order)
@@ -105,10 +125,10 @@ def order_complete(*, order_id: uuid.UUID) -> bool:
     A payment that lost the race against a cancellation (the order expired and was
     cancelled, possibly because someone else reserved the ticket) leaves the order
     cancelled and publishes nothing: the payments service refunds it on seeing the
-    order cancelled. Returns whether anything changed.
+    order cancelled. Returns whether anything changed; ``NotFound`` for an unknown order.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = _locked_order(order_id)
         if order.status == Order.Status.COMPLETE:
             return False
         if order.status == Order.Status.CANCELLED:
@@ -120,6 +140,20 @@ def order_complete(*, order_id: uuid.UUID) -> bool:
         order.change_status(Order.Status.COMPLETE)
         publish(OrderCompleted(**_order_ref(order)))
     return True
+
+
+def _locked_order(order_id: uuid.UUID) -> Order:
+    """The order under a row lock, or ``NotFound``."""
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise NotFound(ORDER_NOT_FOUND)
+    return order
+
+
+def _check_buyer(order: Order, user_id: str | uuid.UUID) -> None:
+    """The one place that decides whose an order is: only its buyer may see or cancel it."""
+    if str(order.user_id) != str(user_id):
+        raise Forbidden(NOT_YOUR_ORDER)
 
 
 def _cancel(order: Order) -> None:

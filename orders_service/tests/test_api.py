@@ -250,15 +250,17 @@ def test_someone_elses_order_is_forbidden(other_buyer):
     response = other_buyer.get(f"/api/orders/{order.id}")
 
     assert response.status_code == 403
-    assert response.json()["errors"][0]["message"]
+    assert response.json() == {"errors": [{"message": "You do not have permission to perform this action."}]}
 
 
-@pytest.mark.parametrize("order_id", [uuid.uuid4(), "not-a-uuid"])
-def test_an_unknown_order_is_404(buyer, order_id):
+@pytest.mark.parametrize(
+    ("order_id", "message"), [(uuid.uuid4(), "No Order matches the given query."), ("not-a-uuid", "Not Found")]
+)
+def test_an_unknown_order_is_404(buyer, order_id, message):
     response = buyer.get(f"/api/orders/{order_id}")
 
     assert response.status_code == 404
-    assert response.json()["errors"][0]["message"]
+    assert response.json() == {"errors": [{"message": message}]}
 
 
 def test_showing_an_order_needs_a_token(api_client):
@@ -319,6 +321,7 @@ def test_cancelling_someone_elses_order_is_forbidden(other_buyer, outbox):
     response = other_buyer.delete(f"/api/orders/{order.id}")
 
     assert response.status_code == 403
+    assert response.json() == {"errors": [{"message": "You do not have permission to perform this action."}]}
     order.refresh_from_db()
     assert (order.status, order.version) == ("created", 0)
     assert outbox() == []
@@ -328,6 +331,7 @@ def test_cancelling_an_unknown_order_is_404(buyer):
     response = buyer.delete(f"/api/orders/{uuid.uuid4()}")
 
     assert response.status_code == 404
+    assert response.json() == {"errors": [{"message": "No Order matches the given query."}]}
     assert response.json()["errors"][0]["message"]
 
 

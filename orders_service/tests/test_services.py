@@ -1,5 +1,7 @@
-"""Service functions on their own: what must happen together, happens together."""
+"""Service functions on their own: what must happen together, happens together, and the
+rules say no with the shared domain errors."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -7,8 +9,9 @@ from django.utils import timezone
 
 from orders import services
 from orders.models import Order
-from tests.conftest import BUYER_ID
+from tests.conftest import BUYER_ID, OTHER_ID
 from tests.factories import OrderFactory, TicketFactory
+from ticketing_shared.errors import Forbidden, InvalidState, NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +63,53 @@ def test_an_order_lives_for_the_configured_window(settings):
 
     assert before + timedelta(seconds=5) <= order.expires_at <= timezone.now() + timedelta(seconds=5)
     assert order.expires_at - order.created_at == timedelta(seconds=5)
+
+
+# -- the rules say no with domain errors --------------------------------------------
+
+
+def test_only_the_buyer_gets_their_order():
+    order = OrderFactory(user_id=BUYER_ID)
+
+    assert services.order_get(order_id=order.id, user_id=BUYER_ID) == order
+    with pytest.raises(Forbidden):
+        services.order_get(order_id=order.id, user_id=OTHER_ID)
+    with pytest.raises(NotFound):
+        services.order_get(order_id=uuid.uuid4(), user_id=BUYER_ID)
+
+
+def test_only_the_buyer_or_an_operator_cancels_an_order(outbox):
+    order = OrderFactory(user_id=BUYER_ID)
+
+    with pytest.raises(Forbidden):
+        services.order_cancel(order_id=order.id, user_id=OTHER_ID)
+    order.refresh_from_db()
+    assert (order.status, order.version, outbox()) == ("created", 0, [])
+
+    services.order_cancel(order_id=order.id)  # an operator: no buyer to check
+    order.refresh_from_db()
+    assert (order.status, order.version) == ("cancelled", 1)
+
+
+def test_a_reservation_is_refused_with_domain_errors():
+    held = OrderFactory()
+
+    with pytest.raises(NotFound, match="Ticket not found"):
+        services.order_create(user_id=BUYER_ID, ticket_id=uuid.uuid4())
+    with pytest.raises(InvalidState, match="Ticket is already reserved"):
+        services.order_create(user_id=BUYER_ID, ticket_id=held.ticket_id)
+
+
+def test_a_complete_order_cannot_be_cancelled_by_anyone():
+    order = OrderFactory(user_id=BUYER_ID, status=Order.Status.COMPLETE, version=1)
+
+    with pytest.raises(InvalidState, match="Cannot cancel a complete order"):
+        services.order_cancel(order_id=order.id, user_id=BUYER_ID)
+    with pytest.raises(InvalidState):
+        services.order_cancel(order_id=order.id)
+
+
+@pytest.mark.parametrize("write", [services.order_cancel, services.order_expire, services.order_complete])
+def test_writes_to_an_unknown_order_are_not_found(write):
+    with pytest.raises(NotFound):
+        write(order_id=uuid.uuid4())

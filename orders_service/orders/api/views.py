@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, permissions, status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orders import selectors, services
 from orders.api.serializers import OrderCreateSerializer, OrderSerializer
-from orders.models import Order
-
-
-class IsBuyer(permissions.BasePermission):
-    """Only the buyer sees or cancels an order: anyone else gets 403."""
-
-    def has_object_permission(self, request: Request, view, obj: Order) -> bool:
-        return str(obj.user_id) == str(request.user.id)
 
 
 @extend_schema_view(
@@ -45,21 +39,34 @@ class OrderListCreateView(generics.ListCreateAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="One of the caller's orders"),
+    get=extend_schema(
+        summary="One of the caller's orders",
+        responses={
+            200: OrderSerializer,
+            403: OpenApiResponse(description="Someone else's order"),
+            404: OpenApiResponse(description=services.ORDER_NOT_FOUND),
+        },
+    ),
     delete=extend_schema(
         summary="Cancel one of the caller's orders",
-        responses={204: None, 400: OpenApiResponse(description=services.CANNOT_CANCEL_COMPLETE)},
+        responses={
+            204: None,
+            400: OpenApiResponse(description=services.CANNOT_CANCEL_COMPLETE),
+            403: OpenApiResponse(description="Someone else's order"),
+            404: OpenApiResponse(description=services.ORDER_NOT_FOUND),
+        },
     ),
 )
-class OrderDetailView(generics.RetrieveDestroyAPIView):
+class OrderDetailView(generics.GenericAPIView):
+    """Whose order it is, the service decides (403 for anyone but its buyer)."""
+
     serializer_class = OrderSerializer
-    permission_classes = [permissions.IsAuthenticated, IsBuyer]
 
-    def get_queryset(self):
-        return selectors.order_queryset()
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
+        order = services.order_get(order_id=pk, user_id=request.user.id)
+        return Response(OrderSerializer(order).data)
 
-    def destroy(self, request: Request, *args, **kwargs) -> Response:
+    def delete(self, request: Request, pk: uuid.UUID) -> Response:
         """Cancels; the order stays (the buyer still sees it, as ``cancelled``)."""
-        order = self.get_object()
-        services.order_cancel(order_id=order.id)
+        services.order_cancel(order_id=pk, user_id=request.user.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
