@@ -6,13 +6,11 @@ import logging
 import time
 import uuid
 from datetime import datetime
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Now
 
-from expirations import wakeups
 from expirations.models import Expiration
 from ticketing_shared.events import publish
 from ticketing_shared.events.schemas import ExpirationComplete
@@ -33,9 +31,6 @@ def expiration_schedule(*, order_id: uuid.UUID, expires_at: datetime) -> Expirat
             expires_at=expires_at, updated_at=Now()
         )
         expiration = Expiration.objects.get(order_id=order_id)
-        if expiration.status == Expiration.Status.PENDING:
-            # Only a speed-up: the beat's poll fires it anyway if this is lost.
-            transaction.on_commit(partial(wakeups.request_wakeup, at=expiration.expires_at), robust=True)
     return expiration
 
 

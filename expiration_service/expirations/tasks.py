@@ -1,11 +1,5 @@
-from celery import shared_task
+"""The expiration service's Celery tasks (firing lives with the wake-ups that queue it)."""
 
-from expirations import services, wakeups
+from expirations.wakeups import fire_due
 
-
-@shared_task(name="expirations.fire_due", ignore_result=True)
-def fire_due() -> int:
-    """Fire every passed deadline (beat, every poll interval; and wake-ups in between)."""
-    fired = services.expirations_fire_due()
-    wakeups.wake_for_next_deadline()
-    return fired
+__all__ = ["fire_due"]

@@ -19,9 +19,13 @@ import math
 import time
 from datetime import UTC, datetime
 
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Min
+
+from expirations import services
+from expirations.models import Expiration
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +42,6 @@ def request_wakeup(*, at: datetime) -> bool:
     step = options["WAKEUP_STEP_SECONDS"]
     slot = math.ceil(target / step)
     wake_at = slot * step
-    from expirations.tasks import fire_due
-
     try:
         if not cache.add(f"wakeup:{slot}", 1, timeout=math.ceil(wake_at - now) + options["POLL_INTERVAL_SECONDS"]):
             return False  # someone queued this step already
@@ -54,9 +56,15 @@ def request_wakeup(*, at: datetime) -> bool:
     return True
 
 
+@shared_task(name="expirations.fire_due", ignore_result=True)
+def fire_due() -> int:
+    """Fire every passed deadline (beat, every poll interval; and wake-ups in between)."""
+    fired = services.expirations_fire_due()
+    wake_for_next_deadline()
+    return fired
+
+
 def wake_for_next_deadline() -> bool:
     """After a run: queue a wake-up for the earliest pending deadline if it is close."""
-    from expirations.models import Expiration
-
     next_deadline = Expiration.objects.pending().aggregate(at=Min("expires_at"))["at"]
     return next_deadline is not None and request_wakeup(at=next_deadline)
