@@ -1,4 +1,4 @@
-"""The users API (SPEC §3, auth_service)."""
+"""The users API of the auth service (see docs/api.md)."""
 
 from __future__ import annotations
 
