@@ -1,8 +1,9 @@
 from django.urls import path
 
-from orders.api import views
+from orders import views
 
+# Mounted at ``api/orders``: SPEC paths have no trailing slash.
 urlpatterns = [
-    path("orders", views.OrderListCreateView.as_view(), name="order-list"),
-    path("orders/<uuid:pk>", views.OrderDetailView.as_view(), name="order-detail"),
+    path("", views.OrderListCreate.as_view(), name="order-list"),
+    path("/<uuid:pk>", views.OrderDetail.as_view(), name="order-detail"),
 ]

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orders import selectors, services
-from orders.api.serializers import OrderCreateSerializer, OrderSerializer
+from orders.serializers import OrderCreateSerializer, OrderSerializer
 
 
 @extend_schema_view(
@@ -25,7 +25,7 @@ from orders.api.serializers import OrderCreateSerializer, OrderSerializer
         },
     ),
 )
-class OrderListCreateView(generics.ListCreateAPIView):
+class OrderListCreate(generics.ListCreateAPIView):
     serializer_class = OrderSerializer
 
     def get_queryset(self):
@@ -57,7 +57,7 @@ class OrderListCreateView(generics.ListCreateAPIView):
         },
     ),
 )
-class OrderDetailView(generics.GenericAPIView):
+class OrderDetail(generics.GenericAPIView):
     """Whose order it is, the service decides (403 for anyone but its buyer)."""
 
     serializer_class = OrderSerializer

@@ -4,8 +4,10 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.urls import resolve, reverse
 from django.utils import timezone
 
+from orders import views
 from orders.models import Order
 from tests.conftest import BUYER_ID, OTHER_ID, reserve
 from tests.factories import OrderFactory, TicketFactory
@@ -353,6 +355,17 @@ def test_an_unsupported_method_is_405_in_the_error_shape(buyer):
 
     assert response.status_code == 405
     assert response.json()["errors"][0]["message"]
+
+
+def test_the_api_lives_at_the_spec_paths_without_a_trailing_slash(buyer):
+    order = OrderFactory(user_id=BUYER_ID)
+
+    assert reverse("order-list") == "/api/orders"
+    assert reverse("order-detail", kwargs={"pk": order.id}) == f"/api/orders/{order.id}"
+    assert resolve("/api/orders").func.view_class is views.OrderListCreate
+    assert resolve(f"/api/orders/{order.id}").func.view_class is views.OrderDetail
+    assert buyer.get("/api/orders/").status_code == 404
+    assert buyer.get(f"/api/orders/{order.id}/").status_code == 404
 
 
 def test_the_api_serves_its_schema_and_docs(client):
