@@ -1,7 +1,7 @@
 """Events the expiration service consumes.
 
 ``order.created`` schedules the order's deadline. ``order.cancelled`` and
-``order.completed`` are not in SPEC §4's list for this service: they only spare an
+``order.completed`` are not needed for correctness here: they only spare an
 event the orders service would ignore anyway, and are safe in any order against
 ``order.created`` (they arrive on other topics, so they may overtake it).
 """

@@ -26,7 +26,7 @@ def wakeups_on(settings, monkeypatch):
 
 
 def order_created_data(*, order_id: uuid.UUID | None = None, expires_at: datetime | None = None) -> dict:
-    """``order.created`` as the orders service publishes it (SPEC §4)."""
+    """``order.created`` as the orders service publishes it (docs/events.md)."""
     expires_at = expires_at or timezone.now() + timedelta(minutes=15)
     return {
         "id": str(order_id or uuid.uuid4()),
@@ -39,5 +39,5 @@ def order_created_data(*, order_id: uuid.UUID | None = None, expires_at: datetim
 
 
 def order_ended_data(order_id: uuid.UUID, *, version: int = 1) -> dict:
-    """``order.cancelled`` / ``order.completed`` (SPEC §4)."""
+    """``order.cancelled`` / ``order.completed`` (docs/events.md)."""
     return {"id": str(order_id), "version": version, "ticket": {"id": str(uuid.uuid4())}}

@@ -1,4 +1,4 @@
-"""Fired expirations really reach Kafka, in the SPEC's envelope."""
+"""Fired expirations really reach Kafka, in the event envelope of docs/events.md."""
 
 import pytest
 
