@@ -17,7 +17,7 @@ globals().update(
     )
 )
 
-# How long a new order holds its ticket before it expires (SPEC §1: 15 minutes).
+# How long a new order holds its ticket before it expires (15 minutes by default).
 ORDER_EXPIRATION_SECONDS = env.int("ORDER_EXPIRATION_SECONDS", default=900)
 if ORDER_EXPIRATION_SECONDS <= 0:
     raise ImproperlyConfigured("ORDER_EXPIRATION_SECONDS must be a positive number of seconds")

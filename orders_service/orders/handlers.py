@@ -1,4 +1,4 @@
-"""Events the orders service consumes (SPEC §4).
+"""Events the orders service consumes (docs/events.md).
 
 The consumer runner applies each event in one transaction with its inbox row, so a
 redelivered event never reaches these functions twice; they are also safe on their

@@ -1,4 +1,4 @@
-"""The orders API (SPEC §3, orders_service): parse, call a service, serialize."""
+"""The orders API (docs/api.md): parse, call a service, serialize."""
 
 from __future__ import annotations
 

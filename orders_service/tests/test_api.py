@@ -1,4 +1,4 @@
-"""The orders API, every row of the SPEC table: success and each failure."""
+"""The orders API, every row of its table in docs/api.md: success and each failure."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -139,7 +139,7 @@ def test_a_ticket_whose_order_was_cancelled_can_be_reserved_again(buyer, ticket)
 
 
 def test_a_seller_can_reserve_their_own_ticket(buyer, outbox):
-    """The SPEC has no "own ticket" rule: one user may list a ticket and reserve it."""
+    """No rule forbids buying one's own ticket: one user may list a ticket and reserve it."""
     own = TicketFactory(user_id=BUYER_ID)
 
     response = reserve(buyer, own.id)
