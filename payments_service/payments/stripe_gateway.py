@@ -148,7 +148,7 @@ def customer_for_token(*, token: str, email: str, idempotency_key: str) -> tuple
     """Save a Stripe.js card token on a new customer; return ``(customer id, card id)``.
 
     localstripe and Stripe alike accept a token as a customer's source, and the
-    card it becomes can then pay a PaymentIntent (STACK.md).
+    card it becomes can then pay a PaymentIntent.
     """
     params: dict[str, Any] = {"source": token}
     if email:

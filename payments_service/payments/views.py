@@ -1,4 +1,4 @@
-"""The payments API (SPEC §3, payments_service)."""
+"""The payments API (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``POST /api/payments``: every SPEC row, against the real localstripe."""
+"""``POST /api/payments``: every row of its table in docs/api.md, against the real localstripe."""
 
 import uuid
 from datetime import timedelta
@@ -306,7 +306,7 @@ def test_a_payment_that_loses_the_race_with_the_expiry_is_refunded(buyer, order,
 
 
 def test_payment_created_reaches_kafka_keyed_by_the_payment(buyer, order, kafka_reader):
-    """SPEC §4: the message key is the aggregate id, and a payment event's aggregate is the payment."""
+    """The message key is the aggregate id (docs/events.md), and a payment event's aggregate is the payment."""
     from ticketing_shared.events.relay import relay_outbox
 
     reader = kafka_reader("payment.created")
