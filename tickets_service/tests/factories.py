@@ -22,7 +22,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
 
 
 def order_created(ticket: Ticket, *, order_id: uuid.UUID | None = None, version: int = 0, expires_at=None) -> dict:
-    """``order.created`` data as the orders service publishes it (SPEC §4)."""
+    """``order.created`` data as the orders service publishes it (docs/events.md)."""
     return {
         "id": str(order_id or uuid.uuid4()),
         "status": "created",

@@ -1,4 +1,4 @@
-"""Every row of the SPEC's tickets table, success and each failure."""
+"""Every row of the tickets table in docs/api.md, success and each failure."""
 
 import uuid
 from datetime import timedelta
@@ -13,7 +13,7 @@ from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
-TICKET_FIELDS = {"id", "title", "price", "user_id", "order_id", "version"}  # SPEC §3, exactly
+TICKET_FIELDS = {"id", "title", "price", "user_id", "order_id", "version"}  # docs/api.md, exactly
 OWN_TICKET_FIELDS = TICKET_FIELDS | {"status"}  # only in the seller's own list
 
 

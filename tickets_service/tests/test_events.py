@@ -1,4 +1,4 @@
-"""What really reaches Kafka: the SPEC §4 envelope, keyed by the ticket id, in order."""
+"""What really reaches Kafka: the envelope of docs/events.md, keyed by the ticket id, in order."""
 
 import uuid
 

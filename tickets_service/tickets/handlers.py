@@ -1,4 +1,4 @@
-"""Order events, which decide who holds a ticket (SPEC §4 "Contested resources").
+"""Order events, which decide who holds a ticket (docs/architecture.md, "Contested resources").
 
 Each runs in the consumer's transaction with its inbox row, so a redelivered event
 changes nothing. The three topics give no order between them; see

@@ -54,7 +54,7 @@ class PriceField(serializers.Field):
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    """The SPEC's ticket, exactly: ``{id, title, price, user_id, order_id, version}``."""
+    """The API's ticket, exactly: ``{id, title, price, user_id, order_id, version}`` (docs/api.md)."""
 
     price = PriceField()
 

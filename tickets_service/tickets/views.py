@@ -1,4 +1,4 @@
-"""The tickets API (SPEC §3, tickets_service): parse, call a service, serialize."""
+"""The tickets API (docs/api.md): parse, call a service, serialize."""
 
 from __future__ import annotations
 
