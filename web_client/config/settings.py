@@ -64,7 +64,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 MESSAGE_TAGS = {40: "danger"}  # messages.ERROR, as Bootstrap's alert-danger
 
-# The backend APIs (SPEC §3). Every call has a timeout; a service that does not answer
+# The backend APIs (docs/api.md). Every call has a timeout; a service that does not answer
 # in time is reported to the user as unavailable.
 SERVICE_URLS = {
     "auth": required("AUTH_SERVICE_URL", "http://127.0.0.1:8001").rstrip("/"),

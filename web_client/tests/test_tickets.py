@@ -139,7 +139,7 @@ def test_a_buyer_sees_buy_and_the_seller_sees_edit(signed_in, api):
 
 
 def test_a_ticket_with_an_order_is_held_and_cannot_be_bought(signed_in, api):
-    """The SPEC's ticket has no ``status``: an ``order_id`` means a buyer holds it (or bought it)."""
+    """The API's ticket has no ``status``: an ``order_id`` means a buyer holds it (or bought it)."""
     ticket = ticket_json(order_id="0b8f6a56-7c1b-4c0e-9a57-1c4b6c1e9f10")
     api.get(f"{TICKETS}/api/tickets/{ticket['id']}", json=ticket)
     html = signed_in(user_id=BUYER_ID).get(f"/tickets/{ticket['id']}").content.decode()
@@ -240,7 +240,7 @@ def test_my_tickets_shows_each_state(signed_in, api):
 
 
 def test_a_ticket_without_a_status_field_is_free_or_held_by_its_order(signed_in, api):
-    """The SPEC's ticket has no ``status``: ``order_id`` alone tells free from held."""
+    """The API's ticket has no ``status``: ``order_id`` alone tells free from held."""
     free = ticket_json(title="Free one")
     held = ticket_json(title="Held one", order_id="0b8f6a56-7c1b-4c0e-9a57-1c4b6c1e9f10")
     api.get(f"{TICKETS}/api/tickets/mine", json=page_json([free, held]))

@@ -1,4 +1,4 @@
-"""One small client per service API (SPEC §3); views call these, never ``requests``."""
+"""One small client per service API (docs/api.md); views call these, never ``requests``."""
 
 from storefront.clients.base import ApiError, FieldError, Page, ServiceUnavailable, SessionExpired
 

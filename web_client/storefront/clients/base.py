@@ -1,6 +1,6 @@
 """What every service client shares: timeouts, the error shape, and the token refresh.
 
-The services answer errors as ``{"errors": [{"message", "field"?}]}`` (SPEC §3). A
+The services answer errors as ``{"errors": [{"message", "field"?}]}`` (docs/api.md). A
 4xx becomes :class:`ApiError`, which the views turn into sentences next to the right
 form field; a service that does not answer, times out or fails with a 5xx becomes
 :class:`ServiceUnavailable`, shown as "The tickets service is unavailable...".
@@ -193,7 +193,7 @@ def retry_while_not_found(call: Callable[[], T], *, statuses: Iterable[int] = (4
 
     A ticket is announced to the orders service, and an order to the payments service,
     by events: right after it was made, the other service may not know it yet
-    (SPEC: "404 ticket unknown (yet)"). A person should not see that moment as an error.
+    (it answers 404 until then). A person should not see that moment as an error.
     """
     deadline = time.monotonic() + settings.SERVICE_PROPAGATION_WAIT_SECONDS
     delay = 0.1
@@ -222,7 +222,7 @@ def poll(call: Callable[[], T], *, until: Callable[[T], bool], timeout: float) -
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a SPEC list (``count``, ``results``), with page-number arithmetic."""
+    """One page of an API list (``count``, ``results``), with page-number arithmetic."""
 
     results: list[T]
     count: int

@@ -18,7 +18,7 @@ class Ticket:
     order_id: str | None
     version: int
     # available, reserved or sold. Only the seller's own list (``/mine``) tells sold from
-    # held; everywhere else the SPEC's ticket has ``order_id`` alone: held when it is set.
+    # held; everywhere else the API's ticket has ``order_id`` alone: held when it is set.
     status: str
 
     @property
@@ -71,5 +71,5 @@ class TicketsClient(ServiceClient):
 
 
 def _money(value: Decimal) -> str:
-    """SPEC money: a decimal string with two places (``"20.00"``)."""
+    """The APIs' money: a decimal string with two places (``"20.00"``)."""
     return f"{value:.2f}"
