@@ -7,6 +7,6 @@ __all__ = ["Event", "RetryLater", "handles", "publish"]
 
 def publish(data, *, headers=None):
     """Write a typed event to the outbox inside the caller's transaction (see ``outbox.publish``)."""
-    from ticketing_shared.events.outbox import publish as _publish
+    from ticketing_shared.events.outbox import publish as _publish  # models load after the app registry
 
     return _publish(data, headers=headers)

@@ -37,6 +37,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.utils import timezone
 
 from ticketing_shared import heartbeat, requestid
+from ticketing_shared.events import registry
 from ticketing_shared.events.kafka import ensure_topics, get_admin, get_producer, new_consumer, producer_failed
 from ticketing_shared.events.models import DeadLetter, ParkedEvent, ProcessedEvent
 from ticketing_shared.events.offsets import LogEndGuard
@@ -363,9 +364,7 @@ class ConsumerRunner:
         group_id: str | None = None,
         poll_timeout: float = 0.2,
     ) -> None:
-        from ticketing_shared.events.registry import _handlers
-
-        self.handlers: Mapping[str, Handler] = handlers if handlers is not None else _handlers
+        self.handlers: Mapping[str, Handler] = handlers if handlers is not None else registry._handlers
         self.group_id = group_id or settings.SERVICE_NAME
         self.dlq_topic = f"{settings.SERVICE_NAME}.dlq"
         self.poll_timeout = poll_timeout

@@ -6,12 +6,14 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
 from ticketing_shared import requestid
 from ticketing_shared.events.models import OutboxEvent
 from ticketing_shared.events.schemas import EventData
+from ticketing_shared.events.tasks import NUDGE_PENDING_KEY, NUDGE_PENDING_TTL, relay_outbox
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +70,6 @@ def _nudge_relay_on_commit() -> None:
     transaction.on_commit(_nudge_relay, robust=True)
 
 
-# Set while a nudged relay task waits in the queue; the task clears it before it drains.
-NUDGE_PENDING_KEY = "events:relay-nudge-pending"
-NUDGE_PENDING_TTL = 5  # seconds: a lost task (worker down) stops suppressing nudges after this
-
-
 def _nudge_relay() -> None:
     """Queue one relay task, unless one is already queued and not started yet.
 
@@ -80,10 +77,6 @@ def _nudge_relay() -> None:
     reads the outbox, so that task will see our event: under load, thousands of commits
     share one task instead of each paying for a Celery message.
     """
-    from django.core.cache import cache
-
-    from ticketing_shared.events.tasks import relay_outbox
-
     try:
         if not cache.add(NUDGE_PENDING_KEY, 1, timeout=NUDGE_PENDING_TTL):
             return

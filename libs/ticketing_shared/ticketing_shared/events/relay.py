@@ -18,10 +18,12 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from confluent_kafka import KafkaError, KafkaException
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from ticketing_shared.events.kafka import ensure_topics, get_producer, producer_failed, producer_generation
 from ticketing_shared.events.models import OutboxEvent
@@ -255,10 +257,6 @@ def drain_all(*, timeout: float = 600.0, on_progress=None) -> int:
 
 def prune_outbox(*, older_than_hours: float | None = None) -> int:
     """Delete published events past the retention; pending ones are never touched."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     hours = settings.OUTBOX["RETENTION_HOURS"] if older_than_hours is None else older_than_hours
     cutoff = timezone.now() - timedelta(hours=hours)
     deleted, _ = OutboxEvent.objects.filter(published_at__lt=cutoff).delete()
