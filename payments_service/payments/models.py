@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ticketing_shared.money import MoneyField
 from ticketing_shared.versioning import VersionedModel
 
 
@@ -25,7 +26,7 @@ class Order(VersionedModel):
     user_id = models.UUIDField(db_index=True)
     status = models.CharField(max_length=20, choices=Status.choices)
     expires_at = models.DateTimeField()
-    price = models.DecimalField(max_digits=10, decimal_places=2)
+    price = MoneyField()
     ticket_id = models.UUIDField()
     payment_attempts = models.PositiveIntegerField(
         default=0, help_text="PaymentIntents created for it so far; numbers each attempt's Stripe idempotency key."
@@ -64,7 +65,7 @@ class Payment(models.Model):
     stripe_id = models.CharField(
         max_length=255, unique=True, null=True, blank=True, verbose_name="Stripe PaymentIntent"
     )
-    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    amount = MoneyField()
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempt = models.UUIDField(null=True, blank=True, help_text="The request or job working on this row now.")

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
+from ticketing_shared.money import MoneyField
 from ticketing_shared.versioning import VersionedModel
 
 TITLE_MAX_LENGTH = 120
@@ -46,9 +47,7 @@ class Ticket(VersionedModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=TITLE_MAX_LENGTH)
-    price = models.DecimalField(
-        max_digits=9, decimal_places=2, validators=[MinValueValidator(PRICE_MIN), MaxValueValidator(PRICE_MAX)]
-    )
+    price = MoneyField(validators=[MinValueValidator(PRICE_MIN), MaxValueValidator(PRICE_MAX)])
     user_id = models.UUIDField(help_text="The seller (a user of the auth service).")
     order_id = models.UUIDField(null=True, blank=True, help_text="The order holding the ticket; empty when available.")
     sold_at = models.DateTimeField(null=True, blank=True, help_text="When the holding order completed.")

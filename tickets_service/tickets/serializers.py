@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ticketing_shared.events.schemas import money_str as money
+from ticketing_shared.money import money_str as money
 from tickets.models import PRICE_MAX, TITLE_MAX_LENGTH, Ticket
 
 CENT = Decimal("0.01")

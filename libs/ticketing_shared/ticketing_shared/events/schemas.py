@@ -17,22 +17,16 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 
+from ticketing_shared import money
 from ticketing_shared.events.registry import Event, PoisonMessage
 
-MONEY_MAX_DIGITS = 10
-MONEY_DECIMAL_PLACES = 2
-
-
-def money_str(amount: Decimal) -> str:
-    """An amount as the API and the events write it: a string with two decimals."""
-    return f"{amount.quantize(Decimal('0.01')):.2f}"
-
+MONEY_MAX_DIGITS, MONEY_DECIMAL_PLACES = money.MAX_DIGITS, money.DECIMAL_PLACES
 
 Money = Annotated[
     Decimal,
-    Field(ge=0, max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES,
+    Field(ge=0, max_digits=money.MAX_DIGITS, decimal_places=money.DECIMAL_PLACES,
           json_schema_extra={"type": "string", "pattern": r"^\d{1,8}\.\d{2}$", "examples": ["10.00"]}),
-    PlainSerializer(money_str, return_type=str, when_used="always"),
+    PlainSerializer(money.money_str, return_type=str, when_used="always"),
 ]
 """One money type everywhere: up to 99,999,999.99, two decimals, written as a string."""
 
@@ -128,21 +122,29 @@ class OrderCreated(EventData):
     ticket: TicketPrice
 
 
-class OrderCancelled(EventData):
-    topic = "order.cancelled"
+class OrderCompleted(EventData):
+    topic = "order.completed"
     source = "orders"
     consumers = ('tickets', 'payments', 'expiration')
     aggregate_type = "order"
-    summary = "An order ended unpaid (expired or cancelled): its ticket is free again, any payment is refunded."
+    summary = "An order was paid: its ticket is sold."
 
     id: uuid.UUID = Field(description="The order.")
     version: Version
     ticket: TicketId
 
 
-class OrderCompleted(OrderCancelled):
-    topic = "order.completed"
-    summary = "An order was paid: its ticket is sold."
+# order.completed's data plus, optionally, why: only a cancelled order has a reason.
+class OrderCancelled(OrderCompleted):
+    topic = "order.cancelled"
+    summary = "An order ended unpaid (expired or cancelled): its ticket is free again, any payment is refunded."
+
+    # A plain string, not an enum: a reason added later must not make older readers
+    # refuse the event (it would be poison to them, and the ticket would never be freed).
+    reason: str | None = Field(
+        default=None,
+        description="Why: expired, by_buyer, price_changed or operator (more may come); absent in older events.",
+    )
 
 
 # -- expiration -------------------------------------------------------------------------
@@ -193,4 +195,4 @@ def schema_for(event_type: str) -> type[EventData] | None:
     return SCHEMAS.get(event_type)
 
 
-__all__ = ["SCHEMAS", "EventData", "Money", "money_str", "schema_for", *(s.__name__ for s in SCHEMAS.values())]
+__all__ = ["SCHEMAS", "EventData", "Money", "schema_for", *(s.__name__ for s in SCHEMAS.values())]
