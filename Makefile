@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-dev.txt $(wildcard */requirements.txt) libs/ticketing_shared/pyproject.toml
 
-.PHONY: install dev test bench chaos lint images clean
+.PHONY: install dev test bench chaos lint docs images clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ chaos: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# The event contract's documents, generated from ticketing_shared/events/schemas.py.
+docs: install
+	$(PY) -m ticketing_shared.events.asyncapi --write docs/
 
 # One image per service, built from the repository root (each needs libs/ticketing_shared).
 IMAGE_PREFIX ?= ticketing
