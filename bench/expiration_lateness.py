@@ -8,7 +8,7 @@ events whose deadlines all fall within the same ``--window`` seconds, and reads 
 deadline to the moment the event is written (``fired_at``) and to the moment a
 consumer receives it from the broker.
 
-    .venv/bin/python expiration_service/scripts/measure_lateness.py --orders 1000 --window 10
+    .venv/bin/python bench/expiration_lateness.py --orders 1000 --window 10
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devstack import profiles, stack  # noqa: E402

@@ -71,7 +71,7 @@ def bench() -> int:
         return 130
     finally:
         sup.stop()
-    lateness = ROOT / "expiration_service" / "scripts" / "measure_lateness.py"
+    lateness = ROOT / "bench" / "expiration_lateness.py"
     if code == 0 and any(s.name == "expiration" for s in services):
         print("\nExpiration lateness: 1,000 orders due within the same 10 s, on a stack of its own", flush=True)
         code = subprocess.run([sys.executable, lateness, "--orders", "1000", "--window", "10"], cwd=ROOT,
