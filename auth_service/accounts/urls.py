@@ -3,10 +3,10 @@ from django.urls import path
 from accounts import views
 
 urlpatterns = [
-    path("signup", views.signup, name="signup"),
-    path("signin", views.signin, name="signin"),
-    path("signout", views.signout, name="signout"),
-    path("currentuser", views.currentuser, name="currentuser"),
-    path("token/refresh", views.token_refresh, name="token-refresh"),
-    path("jwks.json", views.jwks, name="jwks"),
+    path("users/signup", views.signup, name="signup"),
+    path("users/signin", views.signin, name="signin"),
+    path("users/signout", views.signout, name="signout"),
+    path("users/currentuser", views.currentuser, name="currentuser"),
+    path("users/token/refresh", views.token_refresh, name="token-refresh"),
+    path("users/jwks.json", views.jwks, name="jwks"),
 ]

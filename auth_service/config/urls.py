@@ -2,4 +2,4 @@ from django.urls import include, path
 
 from ticketing_shared.urls import service_urlpatterns
 
-urlpatterns = service_urlpatterns(area="users", api=[path("api/users/", include("accounts.urls"))])
+urlpatterns = service_urlpatterns(area="users", api=[path("api/", include("accounts.urls"))])

@@ -2,4 +2,4 @@ from django.urls import include, path
 
 from ticketing_shared.urls import service_urlpatterns
 
-urlpatterns = service_urlpatterns(area="tickets", api=[path("api/tickets", include("tickets.urls"))])
+urlpatterns = service_urlpatterns(area="tickets", api=[path("api/", include("tickets.urls"))])
