@@ -2,8 +2,8 @@ from django.urls import path
 
 from orders import views
 
-# Mounted at ``api/orders``: API paths have no trailing slash (docs/api.md).
+# Mounted at ``api/`` like every service's API: paths have no trailing slash (docs/api.md).
 urlpatterns = [
-    path("", views.OrderListCreate.as_view(), name="order-list"),
-    path("/<uuid:pk>", views.OrderDetail.as_view(), name="order-detail"),
+    path("orders", views.OrderListCreate.as_view(), name="order-list"),
+    path("orders/<uuid:pk>", views.OrderDetail.as_view(), name="order-detail"),
 ]
