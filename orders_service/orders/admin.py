@@ -36,14 +36,17 @@ class ExpiredFilter(admin.SimpleListFilter):
 class OrderAdmin(ActionsOnlyAdmin):
     """View-only orders (a plain save would bypass versions and events); cancel as a list action."""
 
-    list_display = ["id", "status", "user_id", "ticket", "price", "expires_at", "version", "created_at"]
-    list_filter = ["status", ExpiredFilter]
+    list_display = [
+        "id", "status", "cancel_reason", "user_id", "ticket", "price", "expires_at", "version", "created_at"
+    ]
+    list_filter = ["status", "cancel_reason", ExpiredFilter]
     list_select_related = ["ticket"]
     search_fields = ["id", "user_id", "ticket__id", "ticket__title"]
     date_hierarchy = "created_at"
     readonly_fields = [
         "id",
         "status",
+        "cancel_reason",
         "user_id",
         "ticket",
         "price",
@@ -57,6 +60,7 @@ class OrderAdmin(ActionsOnlyAdmin):
 
     @admin.action(description="Cancel selected orders (publishes order.cancelled)", permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        """Cancelled as the operator (reason ``operator``); one refusal does not stop the others."""
         cancelled = 0
         for order_id in queryset.values_list("id", flat=True):
             try:

@@ -47,6 +47,12 @@ class Order(VersionedModel):
         AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
         COMPLETE = "complete", "Complete"
 
+    class CancelReason(models.TextChoices):
+        EXPIRED = "expired", "Expired unpaid"
+        BY_BUYER = "by_buyer", "Cancelled by the buyer"
+        PRICE_CHANGED = "price_changed", "The seller changed the price"
+        OPERATOR = "operator", "Cancelled by an operator"
+
     # Waiting for payment: these expire, can be cancelled by the buyer, can be paid.
     PENDING = (Status.CREATED, Status.AWAITING_PAYMENT)
     # Counted by the one-live-order-per-ticket index (an expired pending order still is,
@@ -60,6 +66,13 @@ class Order(VersionedModel):
     expires_at = models.DateTimeField()
     price = models.DecimalField(
         max_digits=12, decimal_places=2, help_text="The ticket's price when it was reserved: what the buyer pays."
+    )
+    cancel_reason = models.CharField(
+        max_length=20,
+        choices=CancelReason.choices,
+        blank=True,
+        default="",
+        help_text="Why a cancelled order was cancelled; empty otherwise (and for orders cancelled before reasons).",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -76,6 +89,11 @@ class Order(VersionedModel):
             models.CheckConstraint(
                 condition=Q(status__in=["created", "cancelled", "awaiting_payment", "complete"]),
                 name="orders_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(cancel_reason="")
+                | Q(status="cancelled", cancel_reason__in=["expired", "by_buyer", "price_changed", "operator"]),
+                name="orders_only_cancelled_have_a_cancel_reason",
             ),
         ]
         indexes = [models.Index(fields=["user_id", "-created_at"], name="orders_by_buyer_idx")]
@@ -97,3 +115,9 @@ class Order(VersionedModel):
         self.status = status
         self.updated_at = timezone.now()
         self.save_versioned(update_fields=["status", "updated_at"])
+
+    def cancel(self, reason: Order.CancelReason) -> None:
+        """Write ``cancelled`` and why, over the version we read."""
+        self.status, self.cancel_reason = self.Status.CANCELLED, reason
+        self.updated_at = timezone.now()
+        self.save_versioned(update_fields=["status", "cancel_reason", "updated_at"])

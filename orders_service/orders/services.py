@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from orders import selectors
 from orders.models import Order, Ticket
-from ticketing_shared.errors import Forbidden, InvalidState, NotFound
+from ticketing_shared.errors import Conflict, Forbidden, InvalidState, NotFound
 from ticketing_shared.events import publish
 from ticketing_shared.events.schemas import OrderCancelled, OrderCompleted, OrderCreated, TicketId, TicketPrice
 from ticketing_shared.versioning import replica_apply
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 TICKET_NOT_FOUND = "Ticket not found"
 TICKET_ALREADY_RESERVED = "Ticket is already reserved"
 CANNOT_CANCEL_COMPLETE = "Cannot cancel a complete order"
+PRICE_CHANGED = "The price changed"
 # The API answered these before the rule moved here; clients may show them, so they stay.
 ORDER_NOT_FOUND = "No Order matches the given query."
 NOT_YOUR_ORDER = "You do not have permission to perform this action."
@@ -39,7 +40,9 @@ ONE_LIVE_ORDER_CONSTRAINT = "orders_one_live_order_per_ticket"
 # -- orders ------------------------------------------------------------------------
 
 
-def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
+def order_create(
+    *, user_id: str | uuid.UUID, ticket_id: uuid.UUID, expected_total: Decimal | None = None
+) -> Order:
     """Reserve ``ticket_id`` for the buyer ``user_id`` for ``ORDER_EXPIRATION_SECONDS``.
 
     Reservations of one ticket queue up on the row lock of its replica, so deciding
@@ -48,6 +51,9 @@ def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
     transaction (its expiration event may simply be late). The partial unique index
     ``orders_one_live_order_per_ticket`` stays the last word: a violation is the same
     answer as a held ticket, never a 500.
+
+    ``expected_total`` is what the buyer was shown: when it is not what the order would
+    cost, nothing is made (``Conflict``), so nobody reserves at a price they did not see.
     """
     try:
         with transaction.atomic():
@@ -55,18 +61,19 @@ def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
             if ticket is None:
                 raise NotFound(TICKET_NOT_FOUND)
             holder = Order.objects.select_for_update().filter(ticket=ticket, status__in=Order.LIVE).first()
+            if holder is not None and not holder.is_expired:
+                raise InvalidState(TICKET_ALREADY_RESERVED)
+            _check_total(ticket, expected_total)
             if holder is not None:
-                if not holder.is_expired:
-                    raise InvalidState(TICKET_ALREADY_RESERVED)
                 logger.info("Order %s expired unpaid; ticket %s reserved again", holder.id, ticket.id)
-                _cancel(holder)
+                _cancel(holder, Order.CancelReason.EXPIRED)
             now = timezone.now()
             order = Order.objects.create(
                 user_id=user_id,
                 ticket=ticket,
                 status=Order.Status.CREATED,
                 expires_at=now + timedelta(seconds=settings.ORDER_EXPIRATION_SECONDS),
-                price=ticket.price,
+                price=_total(ticket),
                 created_at=now,
                 updated_at=now,
             )
@@ -80,6 +87,17 @@ def order_create(*, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
     return order
 
 
+def _total(ticket: Ticket) -> Decimal:
+    """What an order of ``ticket`` costs: one ticket at its replica's price, nothing more today."""
+    return ticket.price
+
+
+def _check_total(ticket: Ticket, expected_total: Decimal | None) -> None:
+    """The buyer's ``expected_total``, when given, must be the total we would charge."""
+    if expected_total is not None and expected_total != _total(ticket):
+        raise Conflict(PRICE_CHANGED, field="expected_total")
+
+
 def order_get(*, order_id: uuid.UUID, user_id: str | uuid.UUID) -> Order:
     """One order, for its buyer only: ``NotFound`` if there is none, ``Forbidden`` if it is someone else's."""
     order = selectors.order_queryset().filter(pk=order_id).first()
@@ -90,7 +108,8 @@ def order_get(*, order_id: uuid.UUID, user_id: str | uuid.UUID) -> Order:
 
 
 def order_cancel(*, order_id: uuid.UUID, user_id: str | uuid.UUID | None = None) -> Order:
-    """Cancel a pending order: its buyer's (``user_id``, checked) or an operator's (no ``user_id``).
+    """Cancel a pending order: its buyer's (``user_id``, checked; reason ``by_buyer``) or an
+    operator's (no ``user_id``; reason ``operator``).
 
     Cancelling a cancelled order changes nothing and publishes nothing; a complete order
     is sold and cannot be cancelled.
@@ -102,7 +121,8 @@ def order_cancel(*, order_id: uuid.UUID, user_id: str | uuid.UUID | None = None)
         if order.status == Order.Status.COMPLETE:
             raise InvalidState(CANNOT_CANCEL_COMPLETE)
         if order.status != Order.Status.CANCELLED:
-            _cancel(order)
+            by_buyer = user_id is not None
+            _cancel(order, Order.CancelReason.BY_BUYER if by_buyer else Order.CancelReason.OPERATOR)
     return order
 
 
@@ -115,7 +135,7 @@ def order_expire(*, order_id: uuid.UUID) -> bool:
         order = _locked_order(order_id)
         if not order.is_pending:
             return False
-        _cancel(order)
+        _cancel(order, Order.CancelReason.EXPIRED)
     return True
 
 
@@ -135,7 +155,7 @@ def order_complete(*, order_id: uuid.UUID) -> bool:
             logger.warning("Order %s was paid after it was cancelled; it stays cancelled (refunded)", order.id)
             # Say it again (same version, a new event): a payments service that somehow missed
             # the first one would otherwise never refund. Everyone else ignores the repeat.
-            publish(OrderCancelled(**_order_ref(order)))
+            publish(OrderCancelled(**_order_ref(order), reason=order.cancel_reason or None))
             return False
         order.change_status(Order.Status.COMPLETE)
         publish(OrderCompleted(**_order_ref(order)))
@@ -156,10 +176,10 @@ def _check_buyer(order: Order, user_id: str | uuid.UUID) -> None:
         raise Forbidden(NOT_YOUR_ORDER)
 
 
-def _cancel(order: Order) -> None:
-    """Cancel ``order`` (locked by the caller) and publish ``order.cancelled``."""
-    order.change_status(Order.Status.CANCELLED)
-    publish(OrderCancelled(**_order_ref(order)))
+def _cancel(order: Order, reason: Order.CancelReason) -> None:
+    """Cancel ``order`` (locked by the caller) for ``reason`` and publish ``order.cancelled``."""
+    order.cancel(reason)
+    publish(OrderCancelled(**_order_ref(order), reason=reason))
 
 
 def _order_ref(order: Order) -> dict[str, Any]:
@@ -186,9 +206,33 @@ def ticket_replica_create(
 
 
 def ticket_replica_update(*, ticket_id: uuid.UUID, title: str, price: Decimal, version: int) -> bool:
-    """Apply version ``version`` of a ticket only over ``version - 1``.
+    """Apply version ``version`` of a ticket only over ``version - 1``, and cancel the unpaid
+    orders it shows were made at another price than the seller's.
 
-    False for a stale or repeated version; ``RetryLater`` when it came early (the
-    consumer runner retries it once the versions before it are in).
+    False for a stale or repeated version (which says nothing about the price now);
+    ``RetryLater`` when it came early (the consumer runner retries it once the versions
+    before it are in).
     """
-    return replica_apply(Ticket, pk=ticket_id, version=version, values={"title": title, "price": price})
+    with transaction.atomic():
+        applied = replica_apply(Ticket, pk=ticket_id, version=version, values={"title": title, "price": price})
+        if applied:
+            _cancel_orders_at_another_price(ticket_id=ticket_id, price=price)
+    return applied
+
+
+def _cancel_orders_at_another_price(*, ticket_id: uuid.UUID, price: Decimal) -> int:
+    """A buyer never pays another price than the one the seller set.
+
+    An order made from a replica that had not heard of the seller's last edit yet holds
+    the old price, which the payments service would charge: once the edit arrives, such
+    an unpaid order is cancelled (``price_changed``) in the same transaction, so the
+    ticket is freed and payments refuses, or refunds, its payment. Paid orders stay.
+    Returns how many were cancelled.
+    """
+    orders = Order.objects.select_for_update().filter(ticket_id=ticket_id, status__in=Order.PENDING)
+    stale = [order for order in orders if order.price != price]
+    for order in stale:
+        logger.warning("Order %s was made at %s; ticket %s now costs %s: cancelled", order.id, order.price,
+                       ticket_id, price)
+        _cancel(order, Order.CancelReason.PRICE_CHANGED)
+    return len(stale)

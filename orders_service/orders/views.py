@@ -20,8 +20,11 @@ from orders.serializers import OrderCreateSerializer, OrderSerializer
         request=OrderCreateSerializer,
         responses={
             201: OrderSerializer,
-            400: OpenApiResponse(description=f"Bad ticket_id or `{services.TICKET_ALREADY_RESERVED}`"),
+            400: OpenApiResponse(
+                description=f"Bad ticket_id or expected_total, or `{services.TICKET_ALREADY_RESERVED}`"
+            ),
             404: OpenApiResponse(description=services.TICKET_NOT_FOUND),
+            409: OpenApiResponse(description=f"`{services.PRICE_CHANGED}` (field expected_total): nothing was made"),
         },
     ),
 )
@@ -34,7 +37,11 @@ class OrderListCreate(generics.ListCreateAPIView):
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        order = services.order_create(user_id=request.user.id, ticket_id=serializer.validated_data["ticket_id"])
+        order = services.order_create(
+            user_id=request.user.id,
+            ticket_id=serializer.validated_data["ticket_id"],
+            expected_total=serializer.validated_data.get("expected_total"),
+        )
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
 

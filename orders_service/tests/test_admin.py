@@ -78,9 +78,24 @@ def test_the_cancel_action_goes_through_the_service_and_publishes(operator, outb
     assert "1 order(s) cancelled" in shown
     pending.refresh_from_db()
     complete.refresh_from_db()
-    assert (pending.status, pending.version) == ("cancelled", 1)
+    assert (pending.status, pending.version, pending.cancel_reason) == ("cancelled", 1, "operator")
     assert (complete.status, complete.version) == ("complete", 1)
-    assert [(event["type"], event["aggregateid"]) for event in outbox()] == [("order.cancelled", str(pending.pk))]
+    assert [(event["type"], event["aggregateid"], event["data"]["reason"]) for event in outbox()] == [
+        ("order.cancelled", str(pending.pk), "operator")
+    ]
+
+
+def test_the_admin_shows_and_filters_why_orders_were_cancelled(operator):
+    by_price = OrderFactory(status=Order.Status.CANCELLED, cancel_reason=Order.CancelReason.PRICE_CHANGED)
+    OrderFactory(status=Order.Status.CANCELLED, cancel_reason=Order.CancelReason.EXPIRED)
+    OrderFactory()
+
+    response = operator.get(CHANGELIST, {"cancel_reason__exact": "price_changed"})
+
+    assert listed(response) == {str(by_price.id)}
+    assert "The seller changed the price" in response.content.decode()
+    page = operator.get(f"{CHANGELIST}{by_price.pk}/change/").content.decode()
+    assert "Cancel reason" in page and "The seller changed the price" in page
 
 
 def test_ticket_replicas_are_listed_read_only(operator):

@@ -20,6 +20,7 @@ def order_json(order: Order) -> dict:
     return {
         "id": str(order.id),
         "status": order.status,
+        "cancel_reason": order.cancel_reason or None,
         "expires_at": order.expires_at.isoformat().replace("+00:00", "Z"),
         "user_id": str(order.user_id),
         "version": order.version,
@@ -40,7 +41,7 @@ def test_reserving_a_free_ticket_creates_an_order_for_the_window(buyer, ticket, 
     body = response.json()
     order = Order.objects.get()
     assert body == order_json(order)
-    assert (body["status"], body["user_id"], body["version"]) == ("created", BUYER_ID, 0)
+    assert (body["status"], body["cancel_reason"], body["user_id"], body["version"]) == ("created", None, BUYER_ID, 0)
     assert body["ticket"] == {"id": str(ticket.id), "title": "Concert", "price": "20.00"}
     expires_at = datetime.fromisoformat(body["expires_at"])
     assert before + timedelta(seconds=600) <= expires_at <= timezone.now() + timedelta(seconds=600)
@@ -172,7 +173,9 @@ def test_reserving_a_ticket_whose_order_expired_cancels_that_order_first(buyer, 
         "id": str(expired.id),
         "version": 1,
         "ticket": {"id": str(ticket.id)},
+        "reason": "expired",
     }
+    assert expired.cancel_reason == "expired"
 
 
 def test_the_order_keeps_the_price_it_was_reserved_at(buyer, ticket):
@@ -185,6 +188,87 @@ def test_the_order_keeps_the_price_it_was_reserved_at(buyer, ticket):
     body = buyer.get(f"/api/orders/{order_id}").json()
 
     assert body["ticket"] == {"id": str(ticket.id), "title": "Concert (moved)", "price": "20.00"}
+
+
+# -- POST /api/orders with expected_total ---------------------------------------------
+
+
+def reserve_at(client, ticket_id, expected_total):
+    return client.post("/api/orders", {"ticket_id": str(ticket_id), "expected_total": expected_total}, format="json")
+
+
+@pytest.mark.parametrize("expected_total", ["20.00", "20", "20.0", 20, None])
+def test_reserving_at_the_price_the_buyer_saw_creates_the_order(buyer, ticket, outbox, expected_total):
+    """``null`` is the same as leaving it out: no check."""
+    response = reserve_at(buyer, ticket.id, expected_total)
+
+    assert response.status_code == 201, response.json()
+    order = Order.objects.get()
+    assert response.json() == order_json(order)
+    assert response.json()["ticket"]["price"] == "20.00"
+    assert [event["type"] for event in outbox()] == ["order.created"]
+
+
+@pytest.mark.parametrize("expected_total", ["10.00", "20.01", "0.00", 19.99])
+def test_reserving_at_another_price_is_409_and_makes_nothing(buyer, ticket, outbox, expected_total):
+    response = reserve_at(buyer, ticket.id, expected_total)
+
+    assert response.status_code == 409
+    assert response.json() == {"errors": [{"message": "The price changed", "field": "expected_total"}]}
+    assert not Order.objects.exists() and outbox() == []
+
+
+def test_a_409_leaves_an_expired_holder_as_it_was(buyer, ticket, outbox):
+    """"Create nothing" includes not ending the expired order the reservation would replace."""
+    expired = OrderFactory(ticket=ticket, user_id=OTHER_ID, expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = reserve_at(buyer, ticket.id, "10.00")
+
+    assert response.status_code == 409
+    expired.refresh_from_db()
+    assert (expired.status, expired.version, expired.cancel_reason) == ("created", 0, "")
+    assert list(Order.objects.all()) == [expired] and outbox() == []
+
+
+def test_a_held_ticket_is_refused_as_held_whatever_price_was_expected(buyer, ticket):
+    """Being held is what stops the buyer; a new price would not help them."""
+    OrderFactory(ticket=ticket, user_id=OTHER_ID)
+
+    response = reserve_at(buyer, ticket.id, "10.00")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"message": "Ticket is already reserved"}]}
+
+
+def test_an_unknown_ticket_is_404_whatever_price_was_expected(buyer):
+    response = reserve_at(buyer, uuid.uuid4(), "10.00")
+
+    assert response.status_code == 404
+    assert response.json() == {"errors": [{"message": "Ticket not found"}]}
+
+
+@pytest.mark.parametrize(
+    "expected_total",
+    ["ten", "", "10.001", "-1.00", "123456789.00", "NaN", "Infinity", True, [], {}, {"amount": "10.00"}],
+)
+def test_an_expected_total_that_is_not_money_is_400(buyer, ticket, outbox, expected_total):
+    response = reserve_at(buyer, ticket.id, expected_total)
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["field"] == "expected_total" and error["message"]
+    assert not Order.objects.exists() and outbox() == []
+
+
+def test_the_price_compared_is_the_replicas_at_the_moment_of_reserving(buyer, ticket, deliver):
+    """The seller's edit reached us: the price the buyer saw before it is refused, the new one is taken."""
+    deliver("ticket.updated", {"id": str(ticket.id), "title": ticket.title, "price": "40.00",
+                               "user_id": str(ticket.user_id), "version": 1})
+
+    assert reserve_at(buyer, ticket.id, "20.00").status_code == 409
+    response = reserve_at(buyer, ticket.id, "40.00")
+    assert response.status_code == 201
+    assert response.json()["ticket"]["price"] == "40.00"
 
 
 # -- GET /api/orders ----------------------------------------------------------------
@@ -282,15 +366,16 @@ def test_cancelling_an_order_frees_the_ticket_and_publishes(buyer, other_buyer, 
     assert response.status_code == 204
     assert response.content == b""
     order = Order.objects.get(pk=order_id)
-    assert (order.status, order.version) == ("cancelled", 1)
+    assert (order.status, order.version, order.cancel_reason) == ("cancelled", 1, "by_buyer")
     assert outbox("order.cancelled") == [
         {
             "type": "order.cancelled",
             "aggregateid": order_id,
-            "data": {"id": order_id, "version": 1, "ticket": {"id": str(ticket.id)}},
+            "data": {"id": order_id, "version": 1, "ticket": {"id": str(ticket.id)}, "reason": "by_buyer"},
         }
     ]
-    assert buyer.get(f"/api/orders/{order_id}").json()["status"] == "cancelled"
+    shown = buyer.get(f"/api/orders/{order_id}").json()
+    assert (shown["status"], shown["cancel_reason"]) == ("cancelled", "by_buyer")
     assert reserve(other_buyer, ticket.id).status_code == 201
 
 
@@ -357,7 +442,7 @@ def test_an_unsupported_method_is_405_in_the_error_shape(buyer):
     assert response.json()["errors"][0]["message"]
 
 
-def test_the_api_lives_at_the_spec_paths_without_a_trailing_slash(buyer):
+def test_the_api_lives_at_its_paths_without_a_trailing_slash(buyer):
     order = OrderFactory(user_id=BUYER_ID)
 
     assert reverse("order-list") == "/api/orders"

@@ -2,12 +2,14 @@
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from orders import services
 from orders.models import Order
 from tests.conftest import BUYER_ID, reserve
 from tests.factories import OrderFactory, TicketFactory
@@ -103,3 +105,31 @@ def test_a_stale_write_of_an_order_is_refused():
 
     order.refresh_from_db()
     assert (order.status, order.version) == ("complete", 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reservation_racing_a_price_edit_never_leaves_an_unpaid_order_at_the_old_price(outbox):
+    """Whichever takes the ticket's row lock first, the order ends at the seller's new price or cancelled."""
+    rounds = 10
+    tickets = [TicketFactory(price=Decimal("10.00"), version=0) for _ in range(rounds)]
+
+    def step(call):
+        return call()
+
+    for ticket in tickets:
+        run_concurrently(step, [
+            lambda ticket=ticket: services.order_create(user_id=BUYER_ID, ticket_id=ticket.id),
+            lambda ticket=ticket: services.ticket_replica_update(
+                ticket_id=ticket.id, title=ticket.title, price=Decimal("40.00"), version=1
+            ),
+        ])
+
+    orders = list(Order.objects.all())
+    assert len(orders) == rounds
+    for order in orders:
+        if order.price == Decimal("10.00"):
+            assert (order.status, order.cancel_reason) == ("cancelled", "price_changed")
+        else:
+            assert (order.price, order.status, order.cancel_reason) == (Decimal("40.00"), "created", "")
+    cancelled = {event["aggregateid"] for event in outbox("order.cancelled")}
+    assert cancelled == {str(order.id) for order in orders if order.status == "cancelled"}

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from orders import services
 from orders.models import Order, Ticket
 from tests.conftest import reserve
 from tests.factories import OrderFactory, TicketFactory
@@ -156,6 +157,128 @@ def test_ticket_updated_with_its_order_id_keeps_the_replica_in_step(deliver):
     assert_state(order, "created", 0)
 
 
+# -- ticket.updated: a buyer never pays another price than the seller set ---------------
+
+
+@pytest.mark.parametrize("status", [Order.Status.CREATED, Order.Status.AWAITING_PAYMENT])
+def test_a_new_price_cancels_the_unpaid_order_made_at_the_old_one(deliver, outbox, status):
+    """The order was made from a replica that had not heard of the seller's edit yet."""
+    ticket = TicketFactory(version=0, price=Decimal("10.00"))
+    order = OrderFactory(ticket=ticket, status=status)
+
+    assert deliver("ticket.updated", updated_data(ticket.id, 1, price="40.00")) is True
+
+    assert_state(order, "cancelled", 1)
+    assert order.cancel_reason == "price_changed"
+    assert outbox() == [
+        {
+            "type": "order.cancelled",
+            "aggregateid": str(order.id),
+            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(ticket.id)}, "reason": "price_changed"},
+        }
+    ]
+    ticket.refresh_from_db()
+    assert (ticket.price, ticket.version) == (Decimal("40.00"), 1)
+
+
+def test_the_same_price_leaves_the_order_alone(deliver, outbox):
+    """A title edit, or the tickets service echoing the hold, says nothing about the price."""
+    ticket = TicketFactory(version=0, price=Decimal("10.00"))
+    order = OrderFactory(ticket=ticket)
+
+    deliver("ticket.updated", updated_data(ticket.id, 1, title="Concert (moved)", price="10.00"))
+    deliver("ticket.updated", updated_data(ticket.id, 2, title="Concert (moved)", price="10", order_id=str(order.id)))
+
+    assert_state(order, "created", 0)
+    assert order.cancel_reason == ""
+    assert outbox() == []
+
+
+def test_the_price_compared_is_the_orders_not_the_replicas_last(deliver, outbox):
+    """An order made after the edit arrived is at the new price: a later event repeating that price keeps it."""
+    ticket = TicketFactory(version=1, price=Decimal("40.00"))
+    order = OrderFactory(ticket=ticket)
+
+    deliver("ticket.updated", updated_data(ticket.id, 2, price="40.00", order_id=str(order.id)))
+
+    assert_state(order, "created", 0)
+    assert outbox() == []
+
+
+def test_a_complete_order_is_never_cancelled_for_a_new_price(deliver, outbox):
+    ticket = TicketFactory(version=0, price=Decimal("10.00"))
+    order = OrderFactory(ticket=ticket, status=Order.Status.COMPLETE, version=1)
+
+    deliver("ticket.updated", updated_data(ticket.id, 1, price="40.00"))
+
+    assert_state(order, "complete", 1)
+    assert order.cancel_reason == ""
+    assert outbox() == []
+
+
+def test_a_cancelled_order_stays_as_it_was_cancelled(deliver, outbox):
+    ticket = TicketFactory(version=0, price=Decimal("10.00"))
+    order = OrderFactory(ticket=ticket, status=Order.Status.CANCELLED, cancel_reason="by_buyer", version=1)
+
+    deliver("ticket.updated", updated_data(ticket.id, 1, price="40.00"))
+
+    assert_state(order, "cancelled", 1)
+    assert order.cancel_reason == "by_buyer"
+    assert outbox() == []
+
+
+def test_a_stale_ticket_updated_cancels_nothing(deliver, outbox):
+    """An old version's price is not the seller's price now: ignored, like its title."""
+    ticket = TicketFactory(version=2, price=Decimal("40.00"))
+    order = OrderFactory(ticket=ticket)
+
+    assert deliver("ticket.updated", updated_data(ticket.id, 1, price="10.00")) is True  # applied as a no-op
+
+    assert_state(order, "created", 0)
+    assert outbox() == []
+
+
+def test_an_early_ticket_updated_cancels_nothing_until_it_applies(deliver, outbox):
+    ticket = TicketFactory(version=0, price=Decimal("10.00"))
+    order = OrderFactory(ticket=ticket)
+
+    with pytest.raises(RetryLater):
+        deliver("ticket.updated", updated_data(ticket.id, 2, price="40.00"))
+
+    assert_state(order, "created", 0)
+    assert outbox() == []
+
+
+def test_the_new_price_and_the_cancel_are_one_transaction(deliver, outbox, monkeypatch):
+    """Were the cancel's event not written, the new price is not applied either: the event comes back."""
+    ticket = TicketFactory(version=0, price=Decimal("10.00"))
+    order = OrderFactory(ticket=ticket)
+
+    def publish_failing(event, **options):
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(services, "publish", publish_failing)
+
+    with pytest.raises(RuntimeError):
+        deliver("ticket.updated", updated_data(ticket.id, 1, price="40.00"))
+
+    ticket.refresh_from_db()
+    assert (ticket.price, ticket.version) == (Decimal("10.00"), 0)
+    assert_state(order, "created", 0)
+    assert outbox() == []
+
+
+def test_after_a_price_cancel_the_ticket_can_be_reserved_at_the_new_price(deliver, buyer):
+    ticket = TicketFactory(version=0, price=Decimal("10.00"))
+    OrderFactory(ticket=ticket)
+
+    deliver("ticket.updated", updated_data(ticket.id, 1, price="40.00"))
+    response = reserve(buyer, ticket.id)
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["ticket"]["price"] == "40.00"
+
+
 # -- expiration.complete --------------------------------------------------------------
 
 
@@ -165,11 +288,12 @@ def test_expiration_cancels_a_pending_order_and_publishes(deliver, outbox):
     deliver("expiration.complete", {"order_id": str(order.id)})
 
     assert_state(order, "cancelled", 1)
+    assert order.cancel_reason == "expired"
     assert outbox() == [
         {
             "type": "order.cancelled",
             "aggregateid": str(order.id),
-            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(order.ticket_id)}},
+            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(order.ticket_id)}, "reason": "expired"},
         }
     ]
 
@@ -249,13 +373,15 @@ def test_payment_redelivered_or_repeated_is_applied_once(deliver, outbox):
 def test_a_payment_for_a_cancelled_order_leaves_it_cancelled(deliver, outbox):
     """The payment lost the race against the expiry: the payments service refunds it on
     seeing the order cancelled; the ticket is not sold, so no order.completed."""
-    order = OrderFactory(status=Order.Status.CANCELLED, version=1)
+    order = OrderFactory(status=Order.Status.CANCELLED, cancel_reason=Order.CancelReason.PRICE_CHANGED, version=1)
 
     deliver("payment.created", payment(order))
 
     assert_state(order, "cancelled", 1)
-    # said again, so a payments service that missed the cancel refunds all the same
-    assert [(e["type"], e["data"]["version"]) for e in outbox()] == [("order.cancelled", 1)]
+    # said again, with the same reason, so a payments service that missed the cancel refunds all the same
+    assert [(e["type"], e["data"]["version"], e["data"]["reason"]) for e in outbox()] == [
+        ("order.cancelled", 1, "price_changed")
+    ]
 
 
 def test_a_payment_just_past_the_window_still_completes_an_uncancelled_order(deliver, outbox):

@@ -3,15 +3,17 @@ rules say no with the shared domain errors."""
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orders import services
 from orders.models import Order
 from tests.conftest import BUYER_ID, OTHER_ID
 from tests.factories import OrderFactory, TicketFactory
-from ticketing_shared.errors import Forbidden, InvalidState, NotFound
+from ticketing_shared.errors import Conflict, Forbidden, InvalidState, NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +115,50 @@ def test_a_complete_order_cannot_be_cancelled_by_anyone():
 def test_writes_to_an_unknown_order_are_not_found(write):
     with pytest.raises(NotFound):
         write(order_id=uuid.uuid4())
+
+
+# -- every cancel says why ------------------------------------------------------------
+
+
+def test_each_way_of_cancelling_keeps_its_reason(outbox):
+    by_buyer, by_operator, expiring = OrderFactory(user_id=BUYER_ID), OrderFactory(), OrderFactory()
+
+    services.order_cancel(order_id=by_buyer.id, user_id=BUYER_ID)
+    services.order_cancel(order_id=by_operator.id)
+    services.order_expire(order_id=expiring.id)
+
+    reasons = dict(Order.objects.values_list("id", "cancel_reason"))
+    assert (reasons[by_buyer.id], reasons[by_operator.id], reasons[expiring.id]) == ("by_buyer", "operator", "expired")
+    assert {(event["aggregateid"], event["data"]["reason"]) for event in outbox("order.cancelled")} == {
+        (str(by_buyer.id), "by_buyer"),
+        (str(by_operator.id), "operator"),
+        (str(expiring.id), "expired"),
+    }
+
+
+def test_cancelling_again_keeps_the_first_reason(outbox):
+    order = OrderFactory(user_id=BUYER_ID)
+    services.order_expire(order_id=order.id)
+
+    services.order_cancel(order_id=order.id, user_id=BUYER_ID)
+
+    order.refresh_from_db()
+    assert (order.cancel_reason, order.version) == ("expired", 1)
+    assert len(outbox("order.cancelled")) == 1
+
+
+def test_the_database_keeps_reasons_for_cancelled_orders_only():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderFactory(status=Order.Status.CREATED, cancel_reason=Order.CancelReason.EXPIRED)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderFactory(status=Order.Status.CANCELLED, cancel_reason="bored")
+
+
+def test_an_order_at_an_expected_total_that_differs_is_a_conflict_on_that_field():
+    ticket = TicketFactory(price=Decimal("40.00"))
+
+    with pytest.raises(Conflict) as refused:
+        services.order_create(user_id=BUYER_ID, ticket_id=ticket.id, expected_total=Decimal("10.00"))
+
+    assert (refused.value.message, refused.value.field) == ("The price changed", "expected_total")
+    assert not Order.objects.exists()
