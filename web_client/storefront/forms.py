@@ -61,6 +61,15 @@ class TicketForm(ApiForm):
     )
 
 
+class BuyForm(forms.Form):
+    """What the Buy button posts: the price the ticket page showed. The orders service
+    refuses the order (409) when that is no longer what it would cost."""
+
+    expected_total = forms.DecimalField(
+        min_value=Decimal("0"), max_digits=10, decimal_places=2, widget=forms.HiddenInput
+    )
+
+
 class PaymentForm(ApiForm):
     """Stripe.js turns the card into a token in the browser; only the token reaches us."""
 

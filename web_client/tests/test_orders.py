@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import requests
 from responses import matchers
 
@@ -58,6 +59,43 @@ def test_a_complete_order_has_nothing_left_to_do(signed_in, api):
     assert "Paid. The ticket is yours." in html
     assert not pay_form_present(html)
     assert "/cancel" not in html
+
+
+@pytest.mark.parametrize(
+    ("reason", "explanation"),
+    [
+        ("expired", "This order was cancelled because its reservation time ran out before it was paid."),
+        ("by_buyer", "You cancelled this order."),
+        (
+            "price_changed",
+            "This order was cancelled because the seller changed the ticket&#x27;s price just before you reserved it. "
+            "You pay nothing for it: a payment that went through is refunded.",
+        ),
+        ("operator", "Our support team cancelled this order. Any payment for it is refunded."),
+        (None, "This order was cancelled."),
+        ("a_reason_from_the_future", "This order was cancelled."),
+    ],
+)
+def test_a_cancelled_order_says_why_in_words(signed_in, api, reason, explanation):
+    order = order_json(status="cancelled", cancel_reason=reason)
+    api.get(f"{ORDERS}/api/orders/{order['id']}", json=order)
+
+    html = signed_in().get(f"/orders/{order['id']}").content.decode()
+
+    assert 'data-state="cancelled">Cancelled</span>' in html
+    assert f'data-reason="{reason or ""}">{explanation}</div>' in html
+    assert not pay_form_present(html)
+    assert "/cancel" not in html
+
+
+def test_an_order_cancelled_for_a_new_price_stands_out_and_leads_back_to_the_ticket(signed_in, api):
+    order = order_json(status="cancelled", cancel_reason="price_changed")
+    api.get(f"{ORDERS}/api/orders/{order['id']}", json=order)
+
+    html = signed_in().get(f"/orders/{order['id']}").content.decode()
+
+    assert '<div class="alert alert-warning mt-3 mb-0"' in html
+    assert f'<a href="/tickets/{order["ticket"]["id"]}">See the ticket at its new price</a>' in html
 
 
 def test_someone_elses_order_is_a_friendly_403(signed_in, api):
@@ -120,6 +158,19 @@ def test_a_paid_order_the_orders_service_has_not_completed_yet_is_shown_as_paid(
     assert '<meta http-equiv="refresh" content="2">' in html
     assert not pay_form_present(html)
     assert "This reservation has expired" not in html
+
+
+def test_a_payment_that_lost_the_race_against_a_cancel_is_not_called_a_purchase(signed_in, api):
+    """The seller changed the price while the buyer paid: the order ends cancelled, the charge is refunded."""
+    order = order_json()
+    api.post(f"{PAYMENTS}/api/payments", status=201, json=payment_json(order))
+    cancelled = {**order, "status": "cancelled", "cancel_reason": "price_changed"}
+    api.get(f"{ORDERS}/api/orders/{order['id']}", json=cancelled)
+
+    response = signed_in().post(f"/orders/{order['id']}/pay", {"token": "tok_visa"})
+
+    assert response["Location"] == f"/orders/{order['id']}"
+    assert flashes(response) == ["The order was cancelled before your payment went through, so the charge is refunded."]
 
 
 def test_a_paid_order_is_no_error_when_the_orders_service_is_slow_to_answer(signed_in, api):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 from responses import matchers
 
@@ -304,14 +305,32 @@ def test_an_edit_that_raced_another_write_says_so_on_the_form(signed_in, api):
     assert "The ticket was changed meanwhile; reload it and try again." in response.content.decode()
 
 
-def test_buying_reserves_and_goes_to_the_order(signed_in, api):
+def buy(client, ticket_id, expected_total="20.00"):
+    """What the ticket page's Buy button posts: the price it showed."""
+    return client.post(f"/tickets/{ticket_id}/buy", {"expected_total": expected_total})
+
+
+def test_the_buy_button_carries_the_price_the_page_shows(signed_in, api):
+    ticket = ticket_json(price="12.5")
+    api.get(f"{TICKETS}/api/tickets/{ticket['id']}", json=ticket)
+
+    html = signed_in(user_id=BUYER_ID).get(f"/tickets/{ticket['id']}").content.decode()
+
+    assert '<p class="display-6 fw-semibold my-3" data-testid="price">$12.50</p>' in html
+    assert '<input type="hidden" name="expected_total" value="12.50">' in html
+
+
+def test_buying_reserves_at_the_price_shown_and_goes_to_the_order(signed_in, api):
     ticket_id = ticket_json()["id"]
     order = order_json(seconds_left=900)
     api.post(
-        f"{ORDERS}/api/orders", status=201, json=order, match=[matchers.json_params_matcher({"ticket_id": ticket_id})]
+        f"{ORDERS}/api/orders",
+        status=201,
+        json=order,
+        match=[matchers.json_params_matcher({"ticket_id": ticket_id, "expected_total": "12.50"})],
     )
 
-    response = signed_in(access="access-1").post(f"/tickets/{ticket_id}/buy")
+    response = buy(signed_in(access="access-1"), ticket_id, expected_total="12.5")
 
     assert response["Location"] == f"/orders/{order['id']}"
     assert bearer(api.calls[0]) == "Bearer access-1"
@@ -324,7 +343,7 @@ def test_buying_a_ticket_the_orders_service_has_not_heard_of_yet_waits_for_it(si
     api.post(f"{ORDERS}/api/orders", status=404, json=errors(("Ticket not found.", "ticket_id")))
     api.post(f"{ORDERS}/api/orders", status=201, json=order)
 
-    response = signed_in().post(f"/tickets/{ticket_id}/buy")
+    response = buy(signed_in(), ticket_id)
 
     assert response["Location"] == f"/orders/{order['id']}"
     assert len(api.calls) == 2
@@ -334,10 +353,56 @@ def test_buying_a_reserved_ticket_explains_why_not(signed_in, api):
     ticket_id = ticket_json()["id"]
     api.post(f"{ORDERS}/api/orders", status=400, json=errors(("Ticket is already reserved", None)))
 
-    response = signed_in().post(f"/tickets/{ticket_id}/buy")
+    response = buy(signed_in(), ticket_id)
 
     assert response["Location"] == f"/tickets/{ticket_id}"
     assert flashes(response) == ["Ticket is already reserved"]
+
+
+def test_buying_after_the_seller_changed_the_price_shows_the_new_price(signed_in, api):
+    ticket = ticket_json(price="40.00")
+    api.post(f"{ORDERS}/api/orders", status=409, json=errors(("The price changed", "expected_total")))
+    api.get(f"{TICKETS}/api/tickets/{ticket['id']}", json=ticket)
+    api.get(f"{TICKETS}/api/tickets/{ticket['id']}", json=ticket)
+    client = signed_in()
+
+    response = buy(client, ticket["id"], expected_total="10.00")
+
+    assert response["Location"] == f"/tickets/{ticket['id']}"
+    assert flashes(response) == [
+        "The seller changed the price: this ticket now costs $40.00. "
+        "Nothing was reserved; buy it again if you still want it."
+    ]
+    page = client.get(response["Location"]).content.decode()  # buy again, at the new price
+    assert 'class="alert alert-warning alert-dismissible fade show" role="status"' in page
+    assert "this ticket now costs $40.00" in page
+    assert '<input type="hidden" name="expected_total" value="40.00">' in page
+
+
+def test_a_changed_price_is_still_explained_when_the_tickets_service_is_down(signed_in, api):
+    ticket_id = ticket_json()["id"]
+    api.post(f"{ORDERS}/api/orders", status=409, json=errors(("The price changed", "expected_total")))
+    api.get(f"{TICKETS}/api/tickets/{ticket_id}", body=requests.ConnectionError("down"))
+
+    response = buy(signed_in(), ticket_id, expected_total="10.00")
+
+    assert response["Location"] == f"/tickets/{ticket_id}"
+    assert flashes(response) == [
+        "The seller changed the price of this ticket. "
+        "Nothing was reserved; check the new price and buy it again if you still want it."
+    ]
+
+
+@pytest.mark.parametrize("posted", [{}, {"expected_total": ""}, {"expected_total": "cheap"}, {"expected_total": "-1"}])
+def test_buying_without_the_price_shown_reserves_nothing(signed_in, api, posted):
+    """The storefront never reserves at a price it did not show: the orders service is not called."""
+    ticket_id = ticket_json()["id"]
+
+    response = signed_in().post(f"/tickets/{ticket_id}/buy", posted)
+
+    assert response["Location"] == f"/tickets/{ticket_id}"
+    assert flashes(response) == ["Please check the ticket's price and press Buy again."]
+    assert len(api.calls) == 0
 
 
 def test_buying_is_a_post_and_needs_a_signed_in_user(client, signed_in):

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import requests
@@ -261,3 +262,8 @@ class Page(Generic[T]):
 
 def page_params(number: int, size: int) -> dict[str, int]:
     return {"limit": size, "offset": (max(number, 1) - 1) * size}
+
+
+def money_str(value: Decimal) -> str:
+    """The APIs' money: a decimal string with two places (``"20.00"``)."""
+    return f"{value:.2f}"

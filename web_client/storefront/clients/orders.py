@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from storefront.clients.base import Page, ServiceClient, page_params, retry_while_not_found
+from storefront.clients.base import Page, ServiceClient, money_str, page_params, retry_while_not_found
 
 PENDING = ("created", "awaiting_payment")
 
@@ -30,6 +30,9 @@ class Order:
     user_id: str
     version: int
     ticket: OrderTicket
+    # Why a cancelled order was cancelled: expired, by_buyer, price_changed, operator; None
+    # when it was not (or the orders service did not say).
+    cancel_reason: str | None = None
 
     @property
     def seconds_left(self) -> int:
@@ -67,17 +70,21 @@ class Order:
             ticket=OrderTicket(
                 id=str(ticket["id"]), title=ticket.get("title", ""), price=Decimal(str(ticket["price"]))
             ),
+            cancel_reason=data.get("cancel_reason") or None,
         )
 
 
 class OrdersClient(ServiceClient):
     service = "orders"
 
-    def create(self, *, ticket_id: str) -> Order:
-        """Reserve a ticket. A ticket listed a moment ago may not have reached the orders service yet."""
-        response = retry_while_not_found(
-            lambda: self.request("POST", "/api/orders", json={"ticket_id": ticket_id}, authenticated=True)
-        )
+    def create(self, *, ticket_id: str, expected_total: Decimal) -> Order:
+        """Reserve a ticket at the total the buyer was shown: if it is not what the order would
+        cost, the orders service answers 409 and makes nothing (an :class:`ApiError`).
+
+        A ticket listed a moment ago may not have reached the orders service yet.
+        """
+        body = {"ticket_id": ticket_id, "expected_total": money_str(expected_total)}
+        response = retry_while_not_found(lambda: self.request("POST", "/api/orders", json=body, authenticated=True))
         return Order.from_api(response.json())
 
     def list_mine(self, *, page: int = 1, size: int = 20) -> Page[Order]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from storefront.clients.base import Page, ServiceClient, page_params
+from storefront.clients.base import Page, ServiceClient, money_str, page_params
 
 
 @dataclass(frozen=True)
@@ -59,17 +59,12 @@ class TicketsClient(ServiceClient):
         return Ticket.from_api(self.request("GET", f"/api/tickets/{ticket_id}").json())
 
     def create(self, *, title: str, price: Decimal) -> Ticket:
-        body = {"title": title, "price": _money(price)}
+        body = {"title": title, "price": money_str(price)}
         response = self.request("POST", "/api/tickets", json=body, authenticated=True)
         return Ticket.from_api(response.json())
 
     def update(self, ticket_id: str, *, title: str, price: Decimal) -> Ticket:
         """Last write wins: the service ignores versions sent by clients."""
-        body = {"title": title, "price": _money(price)}
+        body = {"title": title, "price": money_str(price)}
         response = self.request("PUT", f"/api/tickets/{ticket_id}", json=body, authenticated=True)
         return Ticket.from_api(response.json())
-
-
-def _money(value: Decimal) -> str:
-    """The APIs' money: a decimal string with two places (``"20.00"``)."""
-    return f"{value:.2f}"

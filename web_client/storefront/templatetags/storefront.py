@@ -11,6 +11,7 @@ from django.conf import settings
 from django.forms import BoundField, CheckboxInput
 from django.utils.html import format_html
 
+from storefront.clients.base import money_str
 from storefront.clients.orders import PENDING
 
 register = template.Library()
@@ -29,6 +30,18 @@ ORDER_STATES = {
     "paid": ("Payment received", "text-bg-info"),
 }
 
+# Why an order was cancelled, in the buyer's words (the orders service's ``cancel_reason``).
+CANCEL_EXPLANATIONS = {
+    "expired": "This order was cancelled because its reservation time ran out before it was paid.",
+    "by_buyer": "You cancelled this order.",
+    "price_changed": (
+        "This order was cancelled because the seller changed the ticket's price just before you reserved it. "
+        "You pay nothing for it: a payment that went through is refunded."
+    ),
+    "operator": "Our support team cancelled this order. Any payment for it is refunded.",
+}
+CANCELLED = "This order was cancelled."
+
 
 @register.filter
 def money(value: Decimal | str | None) -> str:
@@ -36,6 +49,18 @@ def money(value: Decimal | str | None) -> str:
     if value in (None, ""):
         return ""
     return f"{settings.CURRENCY_SYMBOL}{Decimal(str(value)):,.2f}"
+
+
+@register.filter
+def money_value(value: Decimal | str) -> str:
+    """``Decimal("20")`` → ``20.00``: money as the APIs take it, for a form to send back."""
+    return money_str(Decimal(str(value)))
+
+
+@register.simple_tag
+def cancel_explanation(order: Any) -> str:
+    """Why ``order`` was cancelled, for its buyer; a plain "cancelled" when the service did not say."""
+    return CANCEL_EXPLANATIONS.get(order.cancel_reason or "", CANCELLED)
 
 
 @register.simple_tag

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 PAID = "Payment received. The ticket is yours!"
 CANCELLED = "Your order was cancelled and the ticket is back on sale."
+PAID_TOO_LATE = "The order was cancelled before your payment went through, so the charge is refunded."
 
 
 @signin_required
@@ -51,8 +52,11 @@ def order_pay(request: HttpRequest, order_id: UUID) -> HttpResponse:
             status = 503
         else:
             session.remember_payment(str(order_id))
-            _wait_for_completion(session, str(order_id))
-            messages.success(request, PAID)
+            settled = _wait_for_completion(session, str(order_id))
+            if settled is not None and settled.status == "cancelled":  # e.g. the price changed meanwhile
+                messages.warning(request, PAID_TOO_LATE)
+            else:
+                messages.success(request, PAID)
             return redirect("storefront:order", order_id=order_id)
     order = OrdersClient(session).get(str(order_id))
     return _render_order(request, order, form, status=status)
@@ -79,18 +83,21 @@ def my_orders(request: HttpRequest) -> HttpResponse:
     return render(request, "storefront/my_orders.html", {"page": page, "paid_ids": session.paid_order_ids})
 
 
-def _wait_for_completion(session: UserSession, order_id: str) -> None:
+def _wait_for_completion(session: UserSession, order_id: str) -> Order | None:
     """The order turns complete when the payment's event reaches the orders service,
-    usually within moments: wait for that briefly, so the next page shows it. The money
-    is taken either way, so a slow or failing orders service is no error here."""
+    usually within moments: wait for that briefly, so the next page shows it, and return
+    the order as last seen (None if the orders service did not answer). The money is
+    taken either way, so a slow or failing orders service is no error here; an order
+    that ended cancelled instead (its payment lost a race) has its charge refunded."""
     try:
-        poll(
+        return poll(
             lambda: OrdersClient(session).get(order_id),
             until=lambda order: order.status not in PENDING,
             timeout=settings.SERVICE_PROPAGATION_WAIT_SECONDS,
         )
     except (ApiError, ServiceUnavailable) as error:
         logger.info("Paid order %s not confirmed yet: %s", order_id, error)
+        return None
 
 
 def _render_order(request: HttpRequest, order: Order, form: PaymentForm, *, status: int = 200) -> HttpResponse:

@@ -14,9 +14,10 @@ from storefront.clients.base import ApiError, ServiceUnavailable
 from storefront.clients.orders import OrdersClient
 from storefront.clients.tickets import Ticket, TicketsClient
 from storefront.errors import error_page
-from storefront.forms import TicketForm
+from storefront.forms import BuyForm, TicketForm
 from storefront.navigation import signin_required
 from storefront.session import UserSession
+from storefront.templatetags.storefront import money
 from storefront.views.paging import page_number
 
 HOME_PAGE_SIZE = 12
@@ -24,6 +25,15 @@ SEARCH_MAX_LENGTH = 100
 NOT_YOURS = "Only the seller can edit this ticket."
 RESERVED = "The ticket is reserved for you. Pay below to keep it."
 NOT_ORDERABLE_YET = "This ticket cannot be ordered just yet. Please try again in a moment."
+PRICE_CHANGED = (
+    "The seller changed the price: this ticket now costs {price}. "
+    "Nothing was reserved; buy it again if you still want it."
+)
+PRICE_CHANGED_UNKNOWN = (
+    "The seller changed the price of this ticket. "
+    "Nothing was reserved; check the new price and buy it again if you still want it."
+)
+PRICE_NOT_SENT = "Please check the ticket's price and press Buy again."
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -92,13 +102,32 @@ def my_tickets(request: HttpRequest) -> HttpResponse:
 @require_POST
 @signin_required
 def ticket_buy(request: HttpRequest, ticket_id: UUID) -> HttpResponse:
+    """Reserve at the price the page showed (``expected_total``): never at one the buyer did not see."""
+    form = BuyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, PRICE_NOT_SENT)
+        return redirect("storefront:ticket", ticket_id=ticket_id)
     try:
-        order = OrdersClient(UserSession.of(request)).create(ticket_id=str(ticket_id))
+        order = OrdersClient(UserSession.of(request)).create(
+            ticket_id=str(ticket_id), expected_total=form.cleaned_data["expected_total"]
+        )
     except ApiError as error:
-        messages.error(request, NOT_ORDERABLE_YET if error.status == 404 else error.message)
+        if error.status == 409:
+            messages.warning(request, _price_changed(str(ticket_id)))
+        else:
+            messages.error(request, NOT_ORDERABLE_YET if error.status == 404 else error.message)
         return redirect("storefront:ticket", ticket_id=ticket_id)
     messages.success(request, RESERVED)
     return redirect("storefront:order", order_id=order.id)
+
+
+def _price_changed(ticket_id: str) -> str:
+    """What to tell a buyer whose price is out of date, with the new price when the tickets service says it."""
+    try:
+        ticket = TicketsClient().get(ticket_id)
+    except (ApiError, ServiceUnavailable):
+        return PRICE_CHANGED_UNKNOWN
+    return PRICE_CHANGED.format(price=money(ticket.price))
 
 
 def _form_values(ticket: Ticket) -> dict:
