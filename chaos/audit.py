@@ -389,8 +389,10 @@ class Verdict:
 
 def settle(read: Callable[[], Snapshot], *, timeout: float, stable_seconds: float = 20.0,
            interval: float = 2.0, say: Callable[[str], None] = print) -> Verdict:
-    """Poll ``read`` until its snapshot passes the audit, or it stops changing with nothing
-    left in flight for ``stable_seconds`` (what is wrong then stays wrong), or ``timeout``."""
+    """Poll ``read`` until its snapshot passes the audit with nothing left in flight, or stops
+    changing with nothing in flight for ``stable_seconds`` (what is wrong then stays wrong),
+    or ``timeout``. A reservation still inside its window passes, but is in flight: the
+    audit waits for its expiry, which it also checks."""
     started = time.monotonic()
     previous: Snapshot | None = None
     unchanged_since = started
@@ -402,13 +404,11 @@ def settle(read: Callable[[], Snapshot], *, timeout: float, stable_seconds: floa
             previous, unchanged_since = snapshot, now
         moving = snapshot.in_flight()
         waited = now - started
-        if not violations:
-            return Verdict(snapshot, violations, waited, settled=True)
-        if not moving and now - unchanged_since >= stable_seconds:
+        if not moving and (not violations or now - unchanged_since >= stable_seconds):
             return Verdict(snapshot, violations, waited, settled=True)
         if waited >= timeout:
             return Verdict(snapshot, violations, waited, settled=not moving)
         rules = Counter(v.rule for v in violations)
-        say(f"settling ({waited:.0f} s): {', '.join(moving) or 'nothing in flight'}; "
-            f"not yet agreeing: {', '.join(f'{n} {rule}' for rule, n in rules.most_common())}")
+        disagreeing = ", ".join(f"{n} {rule}" for rule, n in rules.most_common()) or "nothing"
+        say(f"settling ({waited:.0f} s): {', '.join(moving) or 'nothing in flight'}; not yet agreeing: {disagreeing}")
         time.sleep(interval)

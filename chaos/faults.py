@@ -12,7 +12,8 @@
   process (a ``<service>.beat`` child) gets a plain SIGKILL instead.
 - ``broker``: SIGKILL of the broker. It keeps everything in memory, so it comes back
   empty: topics, messages and committed offsets are gone. Once it answers, the
-  operators' runbook (``README.md``, "The broker lost its data") is run.
+  operators' runbook (``README.md``, "The broker lost its data") is run
+  (:mod:`chaos.runbook`).
 
 After each fault the thread waits until the process is back (or the runbook is done)
 before its next fault, and records how long that took.
@@ -27,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import psutil
 
@@ -36,6 +38,14 @@ KINDS = ("consumer", "worker", "beat", "web", "broker")
 BACK_TIMEOUT = 60.0
 BEAT_OUTAGE = (1.0, 4.0)  # seconds a killed beat stays down before its "pod" is restarted
 TERM_GRACE = 20.0  # a worker's warm shutdown after this is finished with SIGKILL
+
+
+class BrokerRunbook(Protocol):
+    def before_loss(self) -> None:
+        """Called just before the broker is killed."""
+
+    def after_restart(self) -> str:
+        """Called once it answers again; returns a note for the report."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +61,8 @@ class Injector:
     """``per_kind`` faults of every kind in :data:`KINDS` within ``window`` seconds.
 
     ``ready(child)`` says whether a restarted child serves again (a web process's
-    ``/readyz``, the broker's metadata); ``recover_broker()`` runs the runbook once the
-    broker is back and returns a note for the report.
+    ``/healthz``, the broker's metadata); ``broker`` is the runbook run around each
+    broker restart.
     """
 
     def __init__(
@@ -62,7 +72,7 @@ class Injector:
         per_kind: int,
         window: float,
         ready: Callable[[Child], bool],
-        recover_broker: Callable[[], str],
+        broker: BrokerRunbook,
         rng: random.Random,
         say: Callable[[str], None],
     ) -> None:
@@ -70,7 +80,7 @@ class Injector:
         self.per_kind = per_kind
         self.window = window
         self.ready = ready
-        self.recover_broker = recover_broker
+        self.broker = broker
         self.rng = rng
         self.say = say
         self.faults: list[Fault] = []
@@ -132,11 +142,12 @@ class Injector:
         return self._kill_one(self._named(".web"), "web", rng)
 
     def _restart_broker(self, rng: random.Random) -> Fault | None:
+        self.broker.before_loss()
         at = time.monotonic()
         fault = self._kill_one(self._named("kafka"), "broker", rng)
         if fault is None or fault.recovery is None:
             return fault
-        note = self.recover_broker()
+        note = f"answered after {fault.recovery:.1f} s; {self.broker.after_restart()}"
         return Fault("broker", fault.target, fault.at, time.monotonic() - at, note)
 
     def _kill_beat(self, rng: random.Random) -> Fault | None:

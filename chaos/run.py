@@ -16,6 +16,8 @@ Settings the run changes, and why:
   after its lease; the defaults (90 s, 30 s) would make the audit wait minutes;
 - restarts after 0.5 s, doubling to at most 2 s (the supervisor's default backs off to
   30 s like Kubernetes, which would spend the run waiting rather than recovering).
+After each broker restart the runbook queues the lost events with ``republish_events
+--since <watermark> --no-relay`` (see :mod:`chaos.runbook`).
 ``CHAOS_SEED`` replays the same choices of targets and moments (timing still varies).
 """
 
@@ -30,6 +32,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from chaos import runbook
 from chaos.audit import Snapshot, Verdict, Violation, settle
@@ -37,6 +40,7 @@ from chaos.faults import KINDS, Fault, Injector
 from chaos.load import ERROR, Load, Shape
 from chaos.snapshot import Reader
 from devstack import infra, profiles, stack
+from devstack.probes import port_open
 from devstack.profiles import ROOT, Profile
 from devstack.services import Service, existing, url
 from devstack.supervisor import Child, RestartPolicy, StartupError, Supervisor, raise_on_signals
@@ -133,12 +137,12 @@ def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan,
     keys = infra.ensure_jwt_keys(profile)
     urls = {service.name: url(service, profile) for service in services}
     shape = replace(plan.shape, expiration_seconds=float(profile.setting("ORDER_EXPIRATION_SECONDS")))
-    # Safely before any event of this run: what a broker restart loses is all after it.
-    since = datetime.now(UTC) - timedelta(minutes=1)
-    log_file = profile.log_dir / "chaos.runbook.log"
-
-    def recover_broker() -> str:
-        return runbook.republish(services, profile, keys, since=since, log_file=log_file).note()
+    dsn = partial(_dsn, profile)
+    publishers = [s.name for s in services if s.backend and s.publishes_events]
+    # Before any event of this run: the watermark of the first broker restart starts here.
+    watermark = runbook.Watermark(dsn, publishers, since=datetime.now(UTC) - timedelta(minutes=1))
+    broker = runbook.BrokerRecovery(services, profile, keys, watermark=watermark,
+                                    log_file=profile.log_dir / "chaos.runbook.log")
 
     say(f"{plan.name} run, seed {seed}: {plan.faults_per_kind} faults of each kind ({', '.join(KINDS)}) over "
         f"{plan.window:.0f} s, {shape.sellers} sellers and {shape.buyers} buyers, "
@@ -146,8 +150,7 @@ def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan,
     rng = random.Random(seed)
     load = Load(urls, shape, seed=seed)
     injector = Injector(sup, per_kind=plan.faults_per_kind, window=plan.window,
-                        ready=lambda child: _ready(child, urls, profile), recover_broker=recover_broker, rng=rng,
-                        say=say)
+                        ready=lambda child: _ready(child, urls, profile), broker=broker, rng=rng, say=say)
     began = time.monotonic()
     load.start()
     time.sleep(WARM_UP)
@@ -159,11 +162,14 @@ def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan,
         say("faults done; letting the last buyers finish their round")
         load.stop()
     under_load = time.monotonic() - began
-    reader = Reader(lambda db: f"postgresql://postgres@127.0.0.1:{profile.port('postgres')}/{db}",
-                    f"http://127.0.0.1:{profile.port('stripe')}")
+    reader = Reader(dsn, f"http://127.0.0.1:{profile.port('stripe')}")
     verdict = settle(reader, timeout=plan.settle_timeout, say=say)
     return Outcome(plan, seed, list(injector.faults), load.stats.snapshot(), verdict, sup.crashed(),
                    {"under load": under_load, "settling": verdict.waited})
+
+
+def _dsn(profile: Profile, database: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:{profile.port('postgres')}/{database}"
 
 
 def _wait_for_faults(injector: Injector, load: Load, say, began: float) -> None:
@@ -201,6 +207,8 @@ def _broker_answers(port: int) -> bool:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
+    if not port_open(port):  # before this, librdkafka would log a refused connection per attempt
+        return False
     try:
         AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"}).list_topics(timeout=2)
     except KafkaException:
@@ -221,7 +229,9 @@ def report(outcome: Outcome) -> str:
         lines += ["", "Exited on their own (and were restarted): " + ", ".join(outcome.crashed)]
     violations = outcome.violations
     state = "" if outcome.verdict.settled else " (events still in flight at the timeout)"
-    lines += ["", f"Violations: {len(violations)} (target 0){state}"]
+    by_rule = Counter(violation.rule for violation in violations)
+    summary = f" ({', '.join(f'{n} {rule}' for rule, n in by_rule.most_common())})" if violations else ""
+    lines += ["", f"Violations: {len(violations)} (target 0){summary}{state}"]
     lines += [f"  {violation}" for violation in violations[:200]]
     if len(violations) > 200:
         lines.append(f"  ... and {len(violations) - 200} more")

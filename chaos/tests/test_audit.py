@@ -216,11 +216,14 @@ def test_what_is_in_flight_is_named():
     assert s.in_flight() == ["2 outbox events in tickets", "1 orders awaiting payment", "1 expirations scheduled"]
 
 
-def test_settle_returns_as_soon_as_the_snapshot_passes():
-    snapshots = iter([with_order(consistent(), "o-live", expires_at=NOW - timedelta(seconds=1)), consistent()])
-    verdict = settle(lambda: next(snapshots), timeout=5, interval=0, say=lambda _: None)
+def test_settle_returns_once_the_snapshot_passes_with_nothing_in_flight():
+    expired = with_order(consistent(), "o-live", expires_at=NOW - timedelta(seconds=1))
+    snapshots = iter([expired, consistent(), consistent(held=False)])
+    seen = []
+    verdict = settle(lambda: next(snapshots), timeout=5, interval=0, say=seen.append)
     assert verdict.violations == []
     assert verdict.settled
+    assert len(seen) == 2  # the expired order, then the one still inside its window
 
 
 def test_settle_gives_up_on_a_state_that_stopped_changing():
