@@ -156,7 +156,7 @@ def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan,
     time.sleep(WARM_UP)
     injector.start()
     try:
-        _wait_for_faults(injector, load, say, began)
+        _wait_for_faults(injector, load, say, began, give_up=3 * plan.window + 120)
     finally:
         injector.abort()
         say("faults done; letting the last buyers finish their round")
@@ -172,9 +172,14 @@ def _dsn(profile: Profile, database: str) -> str:
     return f"postgresql://postgres@127.0.0.1:{profile.port('postgres')}/{database}"
 
 
-def _wait_for_faults(injector: Injector, load: Load, say, began: float) -> None:
+def _wait_for_faults(injector: Injector, load: Load, say, began: float, give_up: float) -> None:
+    """Until every fault is done, with a status line now and then; a kind stuck past
+    ``give_up`` seconds (no target to hit) is left short, which the report counts."""
     next_status = time.monotonic() + STATUS_EVERY
     while not injector.done():
+        if time.monotonic() - began > give_up:
+            say(f"faults still not done after {give_up:.0f} s; stopping them")
+            return
         time.sleep(0.5)
         if time.monotonic() >= next_status:
             next_status += STATUS_EVERY
