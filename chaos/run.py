@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -126,6 +127,8 @@ def chaos(*, short: bool) -> int:
 
 
 def _configure(plan: Plan) -> None:
+    """The run's own data folder and the settings of the module's docstring; set before the
+    profile is loaded and inherited by every service process."""
     os.environ["TEST_DEVSTACK_DATA_DIR"] = os.environ.get("CHAOS_DATA_DIR") or str(ROOT / ".data" / "chaos")
     os.environ.setdefault("TEST_ORDER_EXPIRATION_SECONDS", str(int(plan.shape.expiration_seconds)))
     os.environ.setdefault("PAYMENT_ATTEMPT_LEASE_SECONDS", "30")
@@ -133,7 +136,9 @@ def _configure(plan: Plan) -> None:
 
 
 def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan, seed: int) -> Outcome:
-    say = lambda message: sup.say(f"chaos: {message}")  # noqa: E731
+    def say(message: str) -> None:
+        sup.say(f"chaos: {message}")
+
     keys = infra.ensure_jwt_keys(profile)
     urls = {service.name: url(service, profile) for service in services}
     shape = replace(plan.shape, expiration_seconds=float(profile.setting("ORDER_EXPIRATION_SECONDS")))
@@ -172,7 +177,8 @@ def _dsn(profile: Profile, database: str) -> str:
     return f"postgresql://postgres@127.0.0.1:{profile.port('postgres')}/{database}"
 
 
-def _wait_for_faults(injector: Injector, load: Load, say, began: float, give_up: float) -> None:
+def _wait_for_faults(injector: Injector, load: Load, say: Callable[[str], None], began: float,
+                     give_up: float) -> None:
     """Until every fault is done, with a status line now and then; a kind stuck past
     ``give_up`` seconds (no target to hit) is left short, which the report counts."""
     next_status = time.monotonic() + STATUS_EVERY
