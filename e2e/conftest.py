@@ -98,3 +98,20 @@ def eventually(check, *, timeout: float = 15.0, interval: float = 0.1, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def wait_until_orders_charges(user: User, orders_url: str, ticket_id: str, price: str) -> None:
+    """Wait until the orders service's replica prices ``ticket_id`` at ``price``.
+
+    Nothing shows the replica from outside; a reservation with ``expected_total`` does: it
+    is 409 (nothing made) or 404 until then, 201 once it agrees. ``user`` cancels that
+    order at once, so the ticket is free again in the orders service.
+    """
+
+    def probe():
+        response = user.http.post(f"{orders_url}/api/orders", json={"ticket_id": ticket_id, "expected_total": price})
+        assert response.status_code in (201, 404, 409), response.text
+        return response.json()["id"] if response.status_code == 201 else None
+
+    order_id = eventually(probe, what=f"the orders service to price the ticket at {price}")
+    assert user.http.delete(f"{orders_url}/api/orders/{order_id}").status_code == 204

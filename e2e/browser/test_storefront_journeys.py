@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser.conftest import PASSWORD, PHONE
-from conftest import eventually
+from conftest import eventually, wait_until_orders_charges
 
 pytestmark = pytest.mark.usefixtures("tickets_url", "orders_url", "payments_url")
 
@@ -121,6 +121,38 @@ def test_sell_then_buy_and_pay(visitor, new_user, web_url):
 
     eventually(sold, interval=0.5, what="the seller to see the ticket sold")
     seller.shot("my-tickets-sold")
+
+
+def test_a_buyer_on_a_page_with_the_old_price_is_told_the_new_one_and_buys_at_it(
+    visitor, new_user, tickets_url, orders_url
+):
+    seller_user, scout, buyer_user = new_user(), new_user(), new_user()
+    title = unique_title("Recital")
+    ticket = list_ticket(seller_user, tickets_url, title, "10.00")
+    buyer = visitor("buyer")
+    buyer.sign_in(buyer_user.email)
+    page = buyer.page
+    page.goto(f"/tickets/{ticket['id']}")
+    expect(page.get_by_test_id("price")).to_have_text("$10.00")
+
+    edited = seller_user.http.put(f"{tickets_url}/api/tickets/{ticket['id']}", json={"title": title, "price": "40.00"})
+    assert edited.status_code == 200, edited.text
+    wait_until_orders_charges(scout, orders_url, ticket["id"], "40.00")
+
+    page.get_by_role("button", name="Buy").click()  # from the page that still says $10.00
+    expect(page.get_by_text("The seller changed the price: this ticket now costs $40.00.")).to_be_visible()
+    expect(page.get_by_test_id("price")).to_have_text("$40.00")
+    buyer.shot("price-changed")
+
+    def buy_offered() -> bool:  # the tickets service may still show the scout's brief hold
+        page.reload()
+        return page.get_by_role("button", name="Buy").count() == 1
+
+    eventually(buy_offered, interval=0.5, what="the ticket to be offered again")
+    page.get_by_role("button", name="Buy").click()
+    expect(page).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("button", name="Pay $40.00")).to_be_visible()
+    buyer.shot("order-at-the-new-price")
 
 
 def test_an_unpaid_reservation_expires_and_the_ticket_is_for_sale_again(
