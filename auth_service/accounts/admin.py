@@ -1,9 +1,34 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from accounts import throttling
 from accounts.models import User, normalize_email
+
+
+class ThrottledAdminLoginForm(AdminAuthenticationForm):
+    """The admin's sign-in, counted in the API's buckets (per email, per client address).
+
+    This admin checks passwords against our own database, not through the sign-in API;
+    without this, an email the API locked out could go on guessing here.
+    """
+
+    def clean(self) -> dict:
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = throttling.throttled_authenticate(self.request, normalize_email(username), password)
+            except throttling.TooManySignins as locked:
+                raise forms.ValidationError(str(locked.detail), code="throttled") from locked
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = ThrottledAdminLoginForm
 
 
 class UserCreationForm(AdminUserCreationForm):

@@ -60,3 +60,25 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
+
+
+class RevokedTokenFamily(models.Model):
+    """A sign-in whose refresh tokens are all dead.
+
+    Every refresh token carries its family: the id of the sign-in (or sign-up) it was
+    rotated from. Rotation kills the token used, so a token used twice means two parties
+    hold it, the owner and a thief, and we cannot tell which is which: the whole family
+    dies, the token rotated last included. Only a row per revoked family is kept, not one
+    per token, and only while a token of the family could still be unexpired.
+    """
+
+    family = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, related_name="revoked_token_families")
+    revoked_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-revoked_at"]
+        verbose_name = "revoked sign-in"
+
+    def __str__(self) -> str:
+        return self.family

@@ -4,14 +4,23 @@ Access tokens carry what other services need to know about the caller (id, email
 staff flag), so they never call us per request. Refresh tokens are single-use: a
 rotation or a sign-out blacklists the old one, and a row lock makes two concurrent
 refreshes of one token yield one new pair, not two.
+
+Every refresh token also names its family, the sign-in it descends from. A token
+that comes back after it was spent has been copied: whoever holds the copy, the whole
+family dies, so a thief's token and everything rotated from it answer 401 at once,
+rather than until the owner happens to stop refreshing (see ``RevokedTokenFamily``).
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+from datetime import timedelta
 from functools import cached_property
 
 import jwt
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenError
@@ -20,8 +29,10 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken as BaseAccessToken
 from rest_framework_simplejwt.tokens import RefreshToken as BaseRefreshToken
 
-from accounts.models import User
+from accounts.models import RevokedTokenFamily, User
 from ticketing_shared.auth import signing_key_id
+
+logger = logging.getLogger(__name__)
 
 
 class SigningBackend(TokenBackend):
@@ -51,16 +62,33 @@ class AccessToken(BaseAccessToken):
     _token_backend = _backend
 
 
+FAMILY_CLAIM = "family"
+# A revoked family's last token was issued before the revocation, so it is expired one
+# refresh lifetime later; the margin covers clock skew between the auth service's pods.
+FAMILY_RECORD_MARGIN = timedelta(hours=1)
+
+
 class RefreshToken(BaseRefreshToken):
     _token_backend = _backend
     access_token_class = AccessToken
+    # The family is the auth service's business: access tokens stay as they were.
+    no_copy_claims = (*BaseRefreshToken.no_copy_claims, FAMILY_CLAIM)
+
+    def check_blacklist(self) -> None:
+        """Left to :func:`_spend`, under a row lock: a spent token coming back is not just
+        dead, it is news (its family dies), so it must not be refused before we look."""
+
 
 DEAD_TOKEN = "Token is invalid, expired or revoked."
 
 
-def issue(user: User) -> dict[str, str]:
-    """A fresh pair for ``user``; the refresh token is recorded so it can be revoked."""
+def issue(user: User, *, family: str | None = None) -> dict[str, str]:
+    """A fresh pair for ``user``; the refresh token is recorded so it can be revoked.
+
+    A sign-in starts a new family; a rotation passes on the family of the token it spent.
+    """
     refresh = RefreshToken.for_user(user)
+    refresh[FAMILY_CLAIM] = family or uuid.uuid4().hex
     refresh["email"] = user.email
     refresh["is_staff"] = user.is_staff
     refresh["is_superuser"] = user.is_superuser
@@ -68,23 +96,35 @@ def issue(user: User) -> dict[str, str]:
 
 
 def parse_refresh(raw: str) -> RefreshToken:
-    """Signature, expiry, type and blacklist checked; anything wrong is a 401."""
+    """Signature, expiry and type checked (anything wrong is a 401); whether it was already
+    spent is :func:`_spend`'s to say."""
     try:
         return RefreshToken(raw)
     except TokenError as error:
         raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid") from error
 
 
+def live_refresh(raw: str) -> RefreshToken:
+    """A refresh token that could be spent right now, looked at without spending it (for
+    calls that only ask who holds a live sign-in): neither spent nor of a revoked family.
+    Anything else is a 401, as at ``token/refresh``."""
+    refresh = parse_refresh(raw)
+    spent = BlacklistedToken.objects.filter(token__jti=refresh["jti"]).exists()
+    if spent or RevokedTokenFamily.objects.filter(family=family_of(refresh)).exists():
+        raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")
+    return refresh
+
+
 def rotate(raw: str) -> dict[str, str]:
-    """Trade a live refresh token for a new pair, killing the old one."""
+    """Trade a live refresh token for a new pair of the same family, killing the old one."""
     refresh = parse_refresh(raw)
     with transaction.atomic():
-        if not _revoke(refresh["jti"]):
-            raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")
-        user = User.objects.filter(pk=refresh["user_id"], is_active=True).first()
-        if user is None:
-            raise AuthenticationFailed("No active account found for this token.", code="no_active_account")
-        return issue(user)  # current email and staff flag, not the old token's
+        if _spend(refresh):
+            user = User.objects.filter(pk=refresh["user_id"], is_active=True).first()
+            if user is None:
+                raise AuthenticationFailed("No active account found for this token.", code="no_active_account")
+            return issue(user, family=family_of(refresh))  # current email and staff flag, not the old token's
+    raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")  # after the commit: a reuse's revocation stays
 
 
 def sign_out(raw: str, *, user_id: str | None) -> None:
@@ -95,14 +135,35 @@ def sign_out(raw: str, *, user_id: str | None) -> None:
     if user_id is not None and str(refresh["user_id"]) != user_id:
         raise PermissionDenied("This refresh token belongs to another user.")
     with transaction.atomic():
-        if not _revoke(refresh["jti"]):
-            raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")
+        spent = _spend(refresh)
+    if not spent:
+        raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")
 
 
-def _revoke(jti: str) -> bool:
-    """Blacklist under a row lock; False when the token was already dead (or never ours)."""
-    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).order_by().first()
-    if outstanding is None:
+def family_of(refresh: RefreshToken) -> str:
+    """The sign-in a refresh token descends from. Tokens issued before families existed
+    start one named after themselves, so their successors can be revoked with them."""
+    return str(refresh.get(FAMILY_CLAIM) or refresh["jti"])
+
+
+def _spend(refresh: RefreshToken) -> bool:
+    """Blacklist the token under a row lock, so of two concurrent uses one wins; True when
+    this call spent it. False when it was never ours, its family is revoked, or it was
+    spent before: then it has been copied, and its family is revoked in the caller's
+    transaction, which must therefore commit (raise the 401 after it, not inside)."""
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=refresh["jti"]).order_by().first()
+    if outstanding is None or RevokedTokenFamily.objects.filter(family=family_of(refresh)).exists():
         return False
     _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+    if not created:
+        _revoke_family(family_of(refresh), user_id=outstanding.user_id)
     return created
+
+
+def _revoke_family(family: str, *, user_id: object) -> None:
+    """Record the family as dead, and forget families whose tokens have all expired by now."""
+    _, created = RevokedTokenFamily.objects.get_or_create(family=family, defaults={"user_id": user_id})
+    if created:
+        logger.warning("A spent refresh token was used again: sign-in %s of user %s revoked", family, user_id)
+    expired = timezone.now() - api_settings.REFRESH_TOKEN_LIFETIME - FAMILY_RECORD_MARGIN
+    RevokedTokenFamily.objects.filter(revoked_at__lt=expired).delete()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -75,13 +74,9 @@ def signin(request: Request) -> Response:
     serializer = CredentialsSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     email, password = serializer.validated_data["email"], serializer.validated_data["password"]
-    client = request.META.get("REMOTE_ADDR", "")
-    throttling.check(email, client)
-    user = authenticate(request, email=email, password=password)
+    user = throttling.throttled_authenticate(request, email, password)
     if user is None:
-        throttling.record_failure(email, client)
         raise exceptions.ValidationError(INVALID_CREDENTIALS)
-    throttling.record_success(email)
     update_last_login(None, user)
     return Response(_session(user))
 

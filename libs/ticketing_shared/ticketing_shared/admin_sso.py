@@ -5,6 +5,11 @@ which signs in at the auth service, verifies the RS256 access token it gets back
 with the same key as every API call, and lets in only tokens that say ``is_staff``.
 A local user mirrors the operator (created or updated on the fly, no usable
 password), so Django's admin, sessions and history work as usual.
+
+The call names the operator's own address (``X-Forwarded-For``, see
+``ticketing_shared.clientip``): the auth service throttles failed sign-ins per client
+address, and without it every operator signing in here would count as this service's
+one address, locked out together by anyone's failures.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from django.http import HttpRequest
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from ticketing_shared import clientip
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,6 +40,7 @@ class AuthServiceBackend(BaseBackend):
             response = requests.post(
                 f"{base_url.rstrip('/')}/api/users/signin",
                 json={"email": username, "password": password},
+                headers=_forwarded(request),
                 timeout=settings.AUTH_SERVICE_TIMEOUT_SECONDS,
             )
         except requests.RequestException as exc:
@@ -72,3 +80,9 @@ class AuthServiceBackend(BaseBackend):
                 user.set_unusable_password()  # the password lives in the auth service only
                 user.save(update_fields=["password"])
         return user
+
+
+def _forwarded(request: HttpRequest | None) -> dict[str, str]:
+    """The operator's browser (and the proxies before us), as a proxy would name them."""
+    chain = clientip.forwarded_for(request.META) if request is not None else ""
+    return {clientip.HEADER: chain} if chain else {}

@@ -7,6 +7,7 @@ defaults apply only when ``DJANGO_DEBUG`` is on.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import tempfile
 from datetime import timedelta
@@ -73,6 +74,8 @@ def base_settings(*, service_name: str, base_dir: Path, redis_db: int = 0) -> di
         "WHITENOISE_USE_FINDERS": dev,
         "WHITENOISE_AUTOREFRESH": dev,
         "LOGGING": logging_settings(service_name),
+        # Peers whose X-Forwarded-For is believed (ticketing_shared.clientip).
+        "TRUSTED_PROXIES": trusted_proxies(dev=dev),
     }
     if not dev:
         settings.update(
@@ -81,6 +84,27 @@ def base_settings(*, service_name: str, base_dir: Path, redis_db: int = 0) -> di
             SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
         )
     return settings
+
+
+# In development every process of the stack (the web client above all) runs on loopback.
+DEV_TRUSTED_PROXIES = ["127.0.0.1/32", "::1/128"]
+
+
+def trusted_proxies(*, dev: bool) -> list[str]:
+    """``TRUSTED_PROXIES``: the networks whose ``X-Forwarded-For`` a service believes.
+
+    Without it nobody is trusted in production, so a header made up on the internet
+    changes nothing; ``make dev`` trusts loopback, where its web client calls from.
+    A typo must not silently trust nobody (or everybody), so a bad entry stops start-up.
+    """
+    entries = env.list("TRUSTED_PROXIES", default=DEV_TRUSTED_PROXIES if dev else [])
+    networks = []
+    for entry in filter(str.strip, entries):
+        try:
+            networks.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+        except ValueError as error:
+            raise ImproperlyConfigured(f"TRUSTED_PROXIES: {entry!r} is not an address or network") from error
+    return networks
 
 
 def service_settings(

@@ -4,6 +4,10 @@ The services answer errors as ``{"errors": [{"message", "field"?}]}`` (docs/api.
 4xx becomes :class:`ApiError`, which the views turn into sentences next to the right
 form field; a service that does not answer, times out or fails with a 5xx becomes
 :class:`ServiceUnavailable`, shown as "The tickets service is unavailable...".
+
+Every call made while a browser's request is handled names that browser in
+``X-Forwarded-For``, as a proxy would: to the services, the web client is the peer of
+every storefront user, and they throttle sign-ins per client (``ticketing_shared.clientip``).
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import requests
 from django.conf import settings
+from django.core.signals import request_finished, request_started
+
+from ticketing_shared import clientip
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +96,24 @@ class Credentials(Protocol):
 
 
 _local = threading.local()
+
+# The X-Forwarded-For of the browser request being handled ("" outside one). The views
+# make clients without their request, so the request's arrival sets it and its end clears it.
+_forwarded_for: ContextVar[str] = ContextVar("forwarded_for", default="")
+
+
+def _remember_browser(sender: object, environ: dict | None = None, **kwargs: Any) -> None:
+    """On ``request_started``: the chain the browser came through, plus the browser's peer."""
+    _forwarded_for.set(clientip.forwarded_for(environ or {}))
+
+
+def _forget_browser(sender: object, **kwargs: Any) -> None:
+    """On ``request_finished``: calls made outside a request (a command) name nobody."""
+    _forwarded_for.set("")
+
+
+request_started.connect(_remember_browser, dispatch_uid="storefront.clients.remember_browser")
+request_finished.connect(_forget_browser, dispatch_uid="storefront.clients.forget_browser")
 
 
 def _http() -> requests.Session:
@@ -175,6 +201,8 @@ class ServiceClient:
         headers: dict[str, str] | None,
     ) -> requests.Response:
         all_headers = dict(headers or {})
+        if forwarded_for := _forwarded_for.get():
+            all_headers[clientip.HEADER] = forwarded_for
         if access:
             all_headers["Authorization"] = f"Bearer {access}"
         timeout = (settings.SERVICE_CONNECT_TIMEOUT_SECONDS, settings.SERVICE_READ_TIMEOUT_SECONDS)
