@@ -37,7 +37,6 @@ def test_sign_in_refresh_rotates_and_sign_out_kills_the_refresh_token(http, auth
     rotated = http.post(f"{auth_url}/api/users/token/refresh", json={"refresh": tokens["refresh"]})
     assert rotated.status_code == 200
     assert rotated.json()["refresh"] != tokens["refresh"]
-    assert http.post(f"{auth_url}/api/users/token/refresh", json={"refresh": tokens["refresh"]}).status_code == 401
 
     fresh = rotated.json()
     signout = http.post(
@@ -69,3 +68,13 @@ def test_the_api_documents_itself(http, auth_url, path, accept, expected):
     response = http.get(f"{auth_url}{path}", headers={"Accept": accept})
     assert response.status_code == 200
     assert expected in response.text
+
+
+def test_a_replayed_refresh_token_ends_its_whole_sign_in(http, auth_url, signed_up):
+    """A stolen refresh token used after its owner rotated it: the thief and the owner are both out."""
+    credentials = {"email": signed_up["email"], "password": signed_up["password"]}
+    stolen = http.post(f"{auth_url}/api/users/signin", json=credentials).json()["refresh"]
+    owners = http.post(f"{auth_url}/api/users/token/refresh", json={"refresh": stolen}).json()
+
+    assert http.post(f"{auth_url}/api/users/token/refresh", json={"refresh": stolen}).status_code == 401
+    assert http.post(f"{auth_url}/api/users/token/refresh", json={"refresh": owners["refresh"]}).status_code == 401
