@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import operator_status, views
 
 urlpatterns = [
     path("users/signup", views.signup, name="signup"),
@@ -9,4 +9,5 @@ urlpatterns = [
     path("users/currentuser", views.currentuser, name="currentuser"),
     path("users/token/refresh", views.token_refresh, name="token-refresh"),
     path("users/jwks.json", views.jwks, name="jwks"),
+    path("users/operator-status", operator_status.operator_status, name="operator-status"),
 ]

@@ -134,6 +134,8 @@ The secret half of the environment, as references, plus the values built from th
 {{- if eq (.process | default "") "web" }}
 - name: PROMETHEUS_MULTIPROC_DIR
   value: /var/run/prometheus
+- name: METRICS_PORT
+  value: {{ $values.metrics.port | quote }}
 {{- end }}
 {{- $process := dict -}}
 {{- if .process }}{{ $process = index $svc .process }}{{ end -}}
@@ -284,6 +286,7 @@ command: ["gunicorn"]
 args:
   - config.wsgi:application
   - --bind=0.0.0.0:{{ $values.web.containerPort }}
+  - --bind=0.0.0.0:{{ $values.metrics.port }}
   - --workers={{ $g.workers }}
   - --threads={{ $g.threads }}
   - --timeout={{ $g.timeout }}
@@ -343,6 +346,9 @@ Usage: include "ticketing.deployment" (dict "service" "tickets" "process" "worke
 {{- $proc := index $svc .process -}}
 {{- $component := include "ticketing.component" . -}}
 {{- $web := eq .process "web" -}}
+{{- if eq (int $values.metrics.port) (int $values.web.containerPort) -}}
+{{- fail "metrics.port must differ from web.containerPort: the public port must not serve /metrics" -}}
+{{- end -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -380,7 +386,7 @@ spec:
         {{- if and $web $values.metrics.enabled }}
         prometheus.io/scrape: "true"
         prometheus.io/path: {{ $values.metrics.path | quote }}
-        prometheus.io/port: {{ $values.web.containerPort | quote }}
+        prometheus.io/port: {{ $values.metrics.port | quote }}
         {{- end }}
         {{- with $proc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
@@ -400,6 +406,10 @@ spec:
           ports:
             - name: http
               containerPort: {{ $values.web.containerPort }}
+              protocol: TCP
+            ## /metrics, for Prometheus only: no Service exposes this port.
+            - name: metrics
+              containerPort: {{ $values.metrics.port }}
               protocol: TCP
           {{- include "ticketing.probe" (dict "name" "startupProbe" "probe" ($proc.startupProbe | default $values.web.startupProbe)) | nindent 10 }}
           {{- include "ticketing.probe" (dict "name" "livenessProbe" "probe" ($proc.livenessProbe | default $values.web.livenessProbe)) | nindent 10 }}

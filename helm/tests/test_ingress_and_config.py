@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .chart import BACKENDS, FAST, NAMESPACE, PREFIX, env_of, pod_spec
+from .chart import BACKENDS, CHART, FAST, NAMESPACE, PREFIX, RELEASE, env_of, pod_spec, run_helm
 
 ROUTES = {
     "/api/users": f"{PREFIX}-auth",
@@ -35,6 +35,41 @@ def test_the_ingress_routes_each_area_to_its_service(any_values):
         assert path["pathType"] == "Prefix"
         service = any_values.get("Service", path["backend"]["service"]["name"])
         assert path["backend"]["service"]["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+
+
+def ports_of(container) -> dict[str, int]:
+    return {port["name"]: port["containerPort"] for port in container["ports"]}
+
+
+@pytest.mark.parametrize("deployment", [f"{PREFIX}-{s}-web" for s in BACKENDS] + [f"{PREFIX}-web-client"])
+def test_metrics_are_served_on_a_port_of_their_own_that_nothing_routes(any_values, deployment):
+    """The Ingress sends "/" to the web client: its /metrics must not answer on that port."""
+    container = web_container(any_values, deployment)
+    ports = ports_of(container)
+    assert ports["metrics"] != ports["http"]
+    # The service answers /metrics only on METRICS_PORT, and gunicorn listens on both ports.
+    assert env_of(container)["METRICS_PORT"]["value"] == str(ports["metrics"])
+    assert {f"--bind=0.0.0.0:{ports['http']}", f"--bind=0.0.0.0:{ports['metrics']}"} <= set(container["args"])
+    # No Service exposes the metrics port, and the Ingress reaches Services on "http" only.
+    (ingress,) = any_values.of_kind("Ingress")
+    for path in ingress["spec"]["rules"][0]["http"]["paths"]:
+        assert path["backend"]["service"]["port"] == {"name": "http"}
+        assert path["path"] != "/metrics"
+    for service in any_values.of_kind("Service"):
+        if service["metadata"]["name"] in ROUTES.values():
+            assert [port["targetPort"] for port in service["spec"]["ports"]] == ["http"]
+
+
+def test_the_metrics_port_can_move_but_not_onto_the_public_port(render, helm):
+    moved = render(*FAST, "--set", "metrics.port=9300")
+    container = web_container(moved, f"{PREFIX}-web-client")
+    assert ports_of(container)["metrics"] == 9300
+    assert env_of(container)["METRICS_PORT"]["value"] == "9300"
+
+    clash = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *FAST,
+                     "--set", "metrics.port=8000")
+    assert clash.returncode != 0
+    assert "metrics.port must differ from web.containerPort" in clash.stderr
 
 
 def test_the_ingress_host_and_tls_come_from_values(default, external):

@@ -216,7 +216,7 @@ def test_the_web_client_has_no_database_and_no_migrations(any_values):
 def test_web_pods_are_annotated_for_prometheus(any_values, name):
     deployment = any_values.get("Deployment", name)
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    port = pod_spec(deployment)["containers"][0]["ports"][0]["containerPort"]
+    (port,) = [p["containerPort"] for p in pod_spec(deployment)["containers"][0]["ports"] if p["name"] == "metrics"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/path"] == "/metrics"
     assert annotations["prometheus.io/port"] == str(port)

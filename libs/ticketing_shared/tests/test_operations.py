@@ -3,6 +3,7 @@
 import json
 import logging
 import threading
+import time
 import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
+from ticketing_shared import admin_sso
 from ticketing_shared.events import relay
 from ticketing_shared.events.models import DeadLetter, OutboxEvent, ParkedEvent, ProcessedEvent
 from ticketing_shared.events.outbox import record_event
@@ -124,18 +126,37 @@ def test_metrics_count_requests_consumed_events_and_dead_letters(client, authed_
 
 
 class FakeAuthService(BaseHTTPRequestHandler):
-    """Answers ``/api/users/signin`` like the auth service, for the accounts in ``accounts``."""
+    """Answers ``/api/users/signin`` and ``/api/users/operator-status`` like the auth service,
+    for the accounts in ``accounts``; a test revokes (``is_staff``), deactivates
+    (``is_active``) or deletes one there, and ``status_calls`` lists what was asked."""
 
     accounts: dict = {}
+    status_calls: list = []
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        account = self.accounts.get((body["email"], body["password"]))
-        if account is None:
+        if self.path == "/api/users/operator-status":
+            self._status(body["refresh"])
+        else:
+            self._signin(body["email"], body["password"])
+
+    def _signin(self, email, password):
+        account = self.accounts.get((email, password))
+        if account is None or not account.get("is_active", True):
             self._answer(400, {"errors": [{"message": "Invalid credentials"}]})
         else:
-            self._answer(200, {"id": account["user_id"], "email": body["email"], "refresh": "r",
-                               "access": access_token(email=body["email"], **account)})
+            claims = {name: account[name] for name in ("user_id", "is_staff", "is_superuser") if name in account}
+            self._answer(200, {"id": account["user_id"], "email": email, "refresh": refresh_token_of(account),
+                               "access": access_token(email=email, **claims)})
+
+    def _status(self, refresh):
+        FakeAuthService.status_calls.append(refresh)
+        account = next((a for a in self.accounts.values() if refresh_token_of(a) == refresh), None)
+        if account is None or not account.get("is_active", True):
+            self._answer(401, {"errors": [{"message": "No active account found for this token."}]})
+        else:
+            self._answer(200, {"id": account["user_id"], "is_staff": account["is_staff"],
+                               "is_superuser": account.get("is_superuser", False)})
 
     def _answer(self, status, body):
         payload = json.dumps(body).encode()
@@ -149,6 +170,10 @@ class FakeAuthService(BaseHTTPRequestHandler):
         pass
 
 
+def refresh_token_of(account: dict) -> str:
+    return f"refresh-{account['user_id']}"
+
+
 @pytest.fixture
 def auth_service(settings):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAuthService)
@@ -158,6 +183,7 @@ def auth_service(settings):
         ("ops@example.com", "right"): {"user_id": str(uuid.uuid4()), "is_staff": True, "is_superuser": True},
         ("ann@example.com", "right"): {"user_id": str(uuid.uuid4()), "is_staff": False},
     }
+    FakeAuthService.status_calls = []
     yield FakeAuthService.accounts
     server.shutdown()
     server.server_close()
@@ -186,6 +212,92 @@ def test_an_unreachable_auth_service_lets_nobody_in(settings):
     settings.AUTH_SERVICE_URL = "http://127.0.0.1:9"
 
     assert authenticate(None, username="ops@example.com", password="right") is None
+
+
+# admin sessions re-validated at the auth service
+
+OPERATOR = ("ops@example.com", "right")
+
+
+def sign_in_to_the_admin(client) -> None:
+    response = client.post("/admin/login/?next=/admin/", {"username": OPERATOR[0], "password": OPERATOR[1]})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def last_confirmed(client, seconds_ago: float) -> None:
+    """Date the session's last confirmation back, as if that much time had passed."""
+    session = client.session
+    session[admin_sso.SESSION_STATE]["confirmed_at"] = time.time() - seconds_ago
+    session.save()
+
+
+def signed_out(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("change", ["revoke", "deactivate", "delete"])
+def test_an_operator_revoked_in_the_auth_service_loses_an_open_admin_session_within_the_interval(
+    client, auth_service, change
+):
+    sign_in_to_the_admin(client)
+    refresh = refresh_token_of(auth_service[OPERATOR])
+    letter = DeadLetter.objects.create(topic="t", partition=0, offset=1, value="x", error="bad", fingerprint="m:1")
+    if change == "revoke":  # make_staff --revoke
+        auth_service[OPERATOR].update(is_staff=False, is_superuser=False)
+    elif change == "deactivate":
+        auth_service[OPERATOR]["is_active"] = False
+    else:
+        del auth_service[OPERATOR]
+
+    assert client.get("/admin/").status_code == 200  # confirmed less than a minute ago: not asked yet
+    assert FakeAuthService.status_calls == []
+    last_confirmed(client, 61)
+    response = client.post("/admin/events/deadletter/", {"action": "discard", "_selected_action": [letter.pk]})
+
+    assert signed_out(response)
+    assert FakeAuthService.status_calls == [refresh]  # asked once, with the sign-in's token
+    letter.refresh_from_db()
+    assert letter.status == DeadLetter.Status.PENDING  # the action did not run
+    assert signed_out(client.get("/admin/"))  # and the session is gone for good
+    assert admin_sso.REVOKED_MESSAGE in [str(m) for m in client.get("/admin/login/").context["messages"]]
+
+
+def test_a_confirmed_operator_keeps_the_session_and_is_asked_again_only_after_the_interval(client, auth_service):
+    sign_in_to_the_admin(client)
+    last_confirmed(client, 61)
+
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/").status_code == 200
+    assert len(FakeAuthService.status_calls) == 1  # the answer counts for another minute
+
+
+def test_a_superuser_demoted_to_staff_in_the_auth_service_is_demoted_here(client, auth_service):
+    sign_in_to_the_admin(client)
+    auth_service[OPERATOR]["is_superuser"] = False
+    last_confirmed(client, 61)
+
+    assert client.get("/admin/").status_code == 200
+    assert not get_user_model().objects.get(username=OPERATOR[0]).is_superuser
+
+
+def test_while_the_auth_service_is_down_a_session_lasts_the_grace_then_ends(client, auth_service, settings):
+    sign_in_to_the_admin(client)
+    settings.AUTH_SERVICE_URL = "http://127.0.0.1:9"  # nothing listens there
+
+    last_confirmed(client, 61)
+    assert client.get("/admin/").status_code == 200  # within 60 s + 60 s of grace
+    last_confirmed(client, 121)
+    assert signed_out(client.get("/admin/"))
+
+
+def test_a_session_opened_before_re_validation_existed_ends(client, auth_service):
+    sign_in_to_the_admin(client)
+    session = client.session
+    del session[admin_sso.SESSION_STATE]
+    session.save()
+
+    assert signed_out(client.get("/admin/"))
 
 
 # re-publishing and replaying

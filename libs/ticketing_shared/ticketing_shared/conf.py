@@ -74,6 +74,10 @@ def base_settings(*, service_name: str, base_dir: Path, redis_db: int = 0) -> di
         "WHITENOISE_USE_FINDERS": dev,
         "WHITENOISE_AUTOREFRESH": dev,
         "LOGGING": logging_settings(service_name),
+        # When set, /metrics answers only requests received on this port (ticketing_shared.metrics):
+        # the chart's gunicorn listens on it besides the app's port, and neither its Service nor
+        # its Ingress routes it. Unset (make dev), /metrics answers on the service's own port.
+        "METRICS_PORT": env.int("METRICS_PORT", default=0),
         # Peers whose X-Forwarded-For is believed (ticketing_shared.clientip).
         "TRUSTED_PROXIES": trusted_proxies(dev=dev),
     }
@@ -166,6 +170,7 @@ def service_settings(
             "django.middleware.csrf.CsrfViewMiddleware",
             "django.contrib.auth.middleware.AuthenticationMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
+            "ticketing_shared.admin_sso.AdminRevalidationMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
         ],
         "TEMPLATES": [
@@ -231,6 +236,15 @@ def service_settings(
         "AUTHENTICATION_BACKENDS": ["ticketing_shared.admin_sso.AuthServiceBackend"],
         "AUTH_SERVICE_URL": env.str("AUTH_SERVICE_URL", default="http://127.0.0.1:8001" if dev else ""),
         "AUTH_SERVICE_TIMEOUT_SECONDS": env.float("AUTH_SERVICE_TIMEOUT_SECONDS", default=5.0),
+        # An admin session asks the auth service again whether its operator is still staff once
+        # its last answer is this old; while the auth service cannot answer, the session lives on
+        # for the grace on top, then ends (ticketing_shared.admin_sso).
+        "ADMIN_REVALIDATE_SECONDS": env.float("ADMIN_REVALIDATE_SECONDS", default=60.0),
+        "ADMIN_REVALIDATE_GRACE_SECONDS": env.float("ADMIN_REVALIDATE_GRACE_SECONDS", default=60.0),
+        # With JWT_JWKS_URL: refresh the key set in the background once it is this old, and give
+        # each fetch this long (ticketing_shared.auth.JwksCache).
+        "JWT_JWKS_CACHE_SECONDS": env.float("JWT_JWKS_CACHE_SECONDS", default=300.0),
+        "JWT_JWKS_TIMEOUT_SECONDS": env.float("JWT_JWKS_TIMEOUT_SECONDS", default=2.0),
         "CELERY_BROKER_URL": env.str("CELERY_BROKER_URL", default=redis_url),
         "CELERY_TASK_IGNORE_RESULT": True,
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
@@ -246,7 +260,8 @@ def jwt_settings(*, debug: bool) -> dict[str, Any]:
     """RS256 everywhere: only the auth service holds the private key.
 
     Other services verify with the public key, given as a PEM (file or value) or
-    fetched from the auth service's JWKS URL (PyJWKClient caches it). In development
+    fetched from the auth service's JWKS URL (``ticketing_shared.auth.JwksCache`` keeps it,
+    serving the last good keys while the auth service is away). In development
     and tests without configured keys an ephemeral pair is generated per process.
     """
     private_key = _read_key("JWT_PRIVATE_KEY")
@@ -274,6 +289,7 @@ def jwt_settings(*, debug: bool) -> dict[str, Any]:
         "USER_ID_FIELD": "id",
         "USER_ID_CLAIM": "user_id",
         "TOKEN_USER_CLASS": "ticketing_shared.auth.ServiceUser",
+        "AUTH_TOKEN_CLASSES": ("ticketing_shared.auth.ServiceAccessToken",),
         "AUTH_HEADER_TYPES": ("Bearer",),
     }
 

@@ -5,6 +5,12 @@ Request counts and latencies are counted in the web process. The event gauges
 letters per type, consumer lag) are read at scrape time from the service's own
 tables and the broker, so they are true whichever process (web, consumer, worker)
 did the work. Set ``PROMETHEUS_MULTIPROC_DIR`` when gunicorn runs several workers.
+
+Every label value comes from a closed set, so no caller can grow the series: a method
+outside HTTP's own is counted as "other", a path no URL pattern matches as "unmatched".
+With ``METRICS_PORT`` set, ``/metrics`` answers only on that port (the chart's gunicorn
+listens on it besides the app's port, and no Service or Ingress routes it): the public
+site, which the Ingress routes to the web client, has no ``/metrics``.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections.abc import Iterator
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -34,6 +40,9 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 _SKIPPED = ("/metrics", "/healthz", "/readyz", "/static/")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
 
 
 class MetricsMiddleware:
@@ -46,11 +55,22 @@ class MetricsMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         if not request.path.startswith(_SKIPPED):
-            match = getattr(request, "resolver_match", None)
-            route = match.route if match else "unmatched"
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+            method, route = method_label(request), route_label(request)
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            REQUESTS.labels(method, route, str(response.status_code)).inc()
         return response
+
+
+def method_label(request: HttpRequest) -> str:
+    """HTTP's methods by name; anything a client made up as one value, or each would be a series."""
+    return request.method if request.method in METHODS else OTHER_METHOD
+
+
+def route_label(request: HttpRequest) -> str:
+    """The URL pattern that answered; one value for every path none matched (404s of the
+    resolver), since those paths are whatever the caller typed."""
+    match = getattr(request, "resolver_match", None)
+    return match.route if match is not None else UNMATCHED_ROUTE
 
 
 class EventFlowCollector(Collector):
@@ -161,6 +181,8 @@ _register_lock = threading.Lock()
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """HTTP metrics everywhere; the event-flow gauges where the service has an outbox."""
     global _registered
+    if not on_metrics_port(request):
+        raise Http404("Not Found")
     has_events = apps.is_installed("ticketing_shared.events")
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -174,3 +196,14 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
                 REGISTRY.register(EventFlowCollector())
                 _registered = True
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def on_metrics_port(request: HttpRequest) -> bool:
+    """True unless ``METRICS_PORT`` names another port than the one the request came in on.
+
+    ``SERVER_PORT`` is the port of the socket gunicorn accepted the connection on (the Host
+    header does not change it), so a request through the Ingress, which reaches the app's
+    port only, cannot claim to be a scrape.
+    """
+    port = getattr(settings, "METRICS_PORT", 0)
+    return not port or request.META.get("SERVER_PORT") == str(port)

@@ -1,0 +1,102 @@
+"""``/metrics``: labels that callers cannot multiply, and a port of its own behind the chart."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+
+from ticketing_shared.metrics import METHODS, OTHER_METHOD, UNMATCHED_ROUTE
+from ticketing_shared.testing.helpers import wait_for
+
+pytestmark = pytest.mark.django_db
+
+LABELS = re.compile(r'^(http_requests_total|http_request_duration_seconds_\w+)\{(.*)\} ', re.MULTILINE)
+
+
+def http_series(client) -> set[str]:
+    """Every series of the HTTP metrics, as ``name{labels}``."""
+    body = client.get("/metrics").content.decode()
+    return {f"{name}{{{labels}}}" for name, labels in LABELS.findall(body)}
+
+
+def test_made_up_methods_and_paths_add_a_bounded_number_of_series(client):
+    client.generic("MADEUP", "/nowhere")  # the one value each collapses to exists from now on
+    client.get("/nowhere")
+    client.generic("MADEUP", "/api/demo/whoami")
+    before = http_series(client)
+
+    for n in range(200):
+        client.generic(f"M{n}X", f"/made-up/{n}")
+        client.get(f"/api/demo/no-such-thing/{n}")
+        client.generic(f"N{n}Y", "/api/demo/whoami")
+    after = http_series(client)
+
+    assert after - before == set()  # 600 requests, no new series
+    methods = set(re.findall(r'method="([^"]*)"', "".join(after)))
+    assert methods <= METHODS | {OTHER_METHOD}
+    assert f'method="{OTHER_METHOD}",route="{UNMATCHED_ROUTE}",status="404"' in "".join(after)
+
+
+def test_a_known_route_keeps_its_pattern_and_method(client, authed_client):
+    authed_client().get("/api/demo/whoami")
+
+    assert 'http_requests_total{method="GET",route="api/demo/whoami",status="200"}' in "".join(http_series(client))
+
+
+def test_with_a_metrics_port_metrics_answer_only_there(client, settings):
+    settings.METRICS_PORT = 9102
+
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", SERVER_PORT="9102").status_code == 200
+    assert client.get("/healthz").status_code == 200  # the rest of the app does not care
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn():
+    """The demo service under gunicorn, as the chart runs it: the app's port and a metrics port."""
+    app_port, metrics_port = free_port(), free_port()
+    database_url = f"{os.environ['DATABASE_URL'].rsplit('/', 1)[0]}/{connection.settings_dict['NAME']}"  # migrated
+    env = {**os.environ, "METRICS_PORT": str(metrics_port), "DJANGO_SETTINGS_MODULE": "tests.project.settings",
+           "DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "django.core.wsgi:get_wsgi_application()",
+         f"--bind=127.0.0.1:{app_port}", f"--bind=127.0.0.1:{metrics_port}", "--workers=1", "--threads=2",
+         "--no-control-socket"],
+        cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def up() -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{app_port}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(up, timeout=30)
+        yield f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{metrics_port}"
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_gunicorn_serves_metrics_on_the_metrics_port_only_whatever_the_host_header(gunicorn):
+    app, metrics = gunicorn
+
+    assert requests.get(f"{app}/metrics", timeout=10).status_code == 404
+    spoofed = requests.get(f"{app}/metrics", headers={"Host": metrics.removeprefix("http://")}, timeout=10)
+    assert spoofed.status_code == 404
+    scrape = requests.get(f"{metrics}/metrics", timeout=10)
+    assert scrape.status_code == 200
+    assert "http_requests_total" in scrape.text
