@@ -21,7 +21,7 @@ class ThrottledAdminLoginForm(AdminAuthenticationForm):
             try:
                 self.user_cache = throttling.throttled_authenticate(self.request, normalize_email(username), password)
             except throttling.TooManySignins as locked:
-                raise forms.ValidationError(str(locked.detail), code="throttled") from locked
+                raise forms.ValidationError(locked.message, code="throttled") from locked
             if self.user_cache is None:
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)

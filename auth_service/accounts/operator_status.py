@@ -12,7 +12,6 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +20,7 @@ from accounts import tokens
 from accounts.models import User
 from accounts.serializers import RefreshSerializer, UserSerializer
 from accounts.views import TokenInBody
+from ticketing_shared.errors import Unauthenticated
 
 
 class OperatorStatusSerializer(UserSerializer):
@@ -42,5 +42,5 @@ def operator_status(request: Request) -> Response:
     refresh = tokens.live_refresh(serializer.validated_data["refresh"])  # 401 unless alive; not spent
     user = User.objects.filter(pk=refresh["user_id"], is_active=True).first()
     if user is None:
-        raise AuthenticationFailed("No active account found for this token.", code="no_active_account")
+        raise Unauthenticated("No active account found for this token.")
     return Response(OperatorStatusSerializer(user).data)

@@ -23,23 +23,20 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.cache import cache
 from django.http import HttpRequest
-from rest_framework.exceptions import APIException
 
 from accounts.models import User
 from ticketing_shared.clientip import client_address
+from ticketing_shared.errors import TooManyAttempts
 
 # One IPv6 client holds a whole /64 (its addresses cost nothing), so it counts as one.
 IPV6_CLIENT_PREFIX = 64
 
 
-class TooManySignins(APIException):
-    """429; DRF's handler turns ``wait`` into the ``Retry-After`` header."""
-
-    status_code = 429
-    default_code = "throttled"
+class TooManySignins(TooManyAttempts):
+    """429 with ``Retry-After``: the email or the client is locked out for ``wait`` seconds."""
 
     def __init__(self, wait: int) -> None:
-        super().__init__(f"Too many failed sign-in attempts. Try again in {wait} seconds.")
+        super().__init__(f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after=wait)
         self.wait = wait
 
 

@@ -21,7 +21,6 @@ from functools import cached_property
 import jwt
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -31,6 +30,7 @@ from rest_framework_simplejwt.tokens import RefreshToken as BaseRefreshToken
 
 from accounts.models import RevokedTokenFamily, User
 from ticketing_shared.auth import signing_key_id
+from ticketing_shared.errors import Forbidden, Unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def parse_refresh(raw: str) -> RefreshToken:
     try:
         return RefreshToken(raw)
     except TokenError as error:
-        raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid") from error
+        raise Unauthenticated(DEAD_TOKEN) from error
 
 
 def live_refresh(raw: str) -> RefreshToken:
@@ -111,7 +111,7 @@ def live_refresh(raw: str) -> RefreshToken:
     refresh = parse_refresh(raw)
     spent = BlacklistedToken.objects.filter(token__jti=refresh["jti"]).exists()
     if spent or RevokedTokenFamily.objects.filter(family=family_of(refresh)).exists():
-        raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")
+        raise Unauthenticated(DEAD_TOKEN)
     return refresh
 
 
@@ -122,9 +122,9 @@ def rotate(raw: str) -> dict[str, str]:
         if _spend(refresh):
             user = User.objects.filter(pk=refresh["user_id"], is_active=True).first()
             if user is None:
-                raise AuthenticationFailed("No active account found for this token.", code="no_active_account")
+                raise Unauthenticated("No active account found for this token.")
             return issue(user, family=family_of(refresh))  # current email and staff flag, not the old token's
-    raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")  # after the commit: a reuse's revocation stays
+    raise Unauthenticated(DEAD_TOKEN)  # after the commit: a reuse's revocation stays
 
 
 def sign_out(raw: str, *, user_id: str | None) -> None:
@@ -133,11 +133,11 @@ def sign_out(raw: str, *, user_id: str | None) -> None:
     or malformed refresh token is a 401, like at ``token/refresh``."""
     refresh = parse_refresh(raw)
     if user_id is not None and str(refresh["user_id"]) != user_id:
-        raise PermissionDenied("This refresh token belongs to another user.")
+        raise Forbidden("This refresh token belongs to another user.")
     with transaction.atomic():
         spent = _spend(refresh)
     if not spent:
-        raise AuthenticationFailed(DEAD_TOKEN, code="token_not_valid")
+        raise Unauthenticated(DEAD_TOKEN)
 
 
 def family_of(refresh: RefreshToken) -> str:

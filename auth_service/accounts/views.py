@@ -25,6 +25,7 @@ from accounts.serializers import (
     TokenPairSerializer,
 )
 from ticketing_shared.auth import JWTAuthentication, signing_key_id
+from ticketing_shared.errors import InvalidState
 
 INVALID_CREDENTIALS = "Invalid credentials"
 
@@ -58,7 +59,7 @@ def signup(request: Request) -> Response:
         with transaction.atomic():
             user = User.objects.create_user(**serializer.validated_data)
     except IntegrityError:  # the same email signed up concurrently: the constraint decided
-        raise exceptions.ValidationError({"email": ["Email in use."]}) from None
+        raise InvalidState("Email in use.", field="email") from None
     return Response(_session(user), status=status.HTTP_201_CREATED)
 
 
@@ -76,7 +77,7 @@ def signin(request: Request) -> Response:
     email, password = serializer.validated_data["email"], serializer.validated_data["password"]
     user = throttling.throttled_authenticate(request, email, password)
     if user is None:
-        raise exceptions.ValidationError(INVALID_CREDENTIALS)
+        raise InvalidState(INVALID_CREDENTIALS)
     update_last_login(None, user)
     return Response(_session(user))
 

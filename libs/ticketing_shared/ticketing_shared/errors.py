@@ -68,6 +68,22 @@ class DomainError(Exception):
         self.field = field
 
 
+class Unauthenticated(DomainError):
+    """Who the caller is could not be established: a dead, spent or bad credential."""
+
+    status_code = 401
+
+
+class TooManyAttempts(DomainError):
+    """Locked out for a while; ``retry_after`` seconds become the ``Retry-After`` header."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(DomainError):
     """It does not exist (or the caller may not know that it does)."""
 
@@ -114,7 +130,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     """Domain errors by their kind; then DRF's handler, with Django's own exceptions mapped to
     DRF's first, in our shape."""
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.message, exc.field), status=exc.status_code)
+        response = Response(error_body(exc.message, exc.field), status=exc.status_code)
+        if isinstance(exc, TooManyAttempts):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, Http404):
