@@ -49,6 +49,8 @@ def bench() -> int:
         return 2
     # Orders must outlive the reserve-then-pay measurement (the test profile's window is 5 s).
     os.environ.setdefault("TEST_ORDER_EXPIRATION_SECONDS", "600")
+    # One bench buyer holds hundreds of unpaid orders at once (the latency run reserves 200 tickets).
+    os.environ.setdefault("MAX_OPEN_ORDERS_PER_USER", "100000")
     profile = profiles.load("test")
     services = existing()
     sup = Supervisor(log_dir=profile.log_dir)

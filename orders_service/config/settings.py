@@ -1,9 +1,10 @@
-"""Orders service settings: the shared ones, plus the reservation window."""
+"""Orders service settings: the shared ones, plus the reservation window and the open-order limit."""
 
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ticketing_shared import idempotency
 from ticketing_shared.conf import env, service_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -13,7 +14,7 @@ globals().update(
         service_name="orders",
         api_area="orders",
         base_dir=BASE_DIR,
-        apps=["orders"],
+        apps=["orders", "ticketing_shared.idempotency"],
     )
 )
 
@@ -21,3 +22,12 @@ globals().update(
 ORDER_EXPIRATION_SECONDS = env.int("ORDER_EXPIRATION_SECONDS", default=900)
 if ORDER_EXPIRATION_SECONDS <= 0:
     raise ImproperlyConfigured("ORDER_EXPIRATION_SECONDS must be a positive number of seconds")
+
+# How many unpaid orders (created or awaiting payment, not expired) one buyer may hold at
+# once: without a limit one account could reserve every ticket of an event and keep them
+# all off sale without paying, reserving each again as it expires.
+MAX_OPEN_ORDERS_PER_USER = env.int("MAX_OPEN_ORDERS_PER_USER", default=3)
+if MAX_OPEN_ORDERS_PER_USER <= 0:
+    raise ImproperlyConfigured("MAX_OPEN_ORDERS_PER_USER must be a positive number of orders")
+
+CELERY_BEAT_SCHEDULE = {**idempotency.BEAT_SCHEDULE}

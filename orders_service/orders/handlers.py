@@ -10,7 +10,13 @@ from __future__ import annotations
 from orders import services
 from ticketing_shared.errors import NotFound
 from ticketing_shared.events.registry import PoisonMessage, handles
-from ticketing_shared.events.schemas import ExpirationComplete, PaymentCreated, TicketCreated, TicketUpdated
+from ticketing_shared.events.schemas import (
+    ExpirationComplete,
+    PaymentCreated,
+    PaymentRefunded,
+    TicketCreated,
+    TicketUpdated,
+)
 
 
 @handles(TicketCreated)
@@ -37,7 +43,20 @@ def expiration_complete(expiration: ExpirationComplete) -> None:
 
 @handles(PaymentCreated)
 def payment_created(payment: PaymentCreated) -> None:
+    """Completes the order only for a payment of exactly its price; anything else can never
+    apply and is dead-lettered for an operator to look at (the order expires unpaid)."""
     try:
-        services.order_complete(order_id=payment.order_id)
+        services.order_complete(order_id=payment.order_id, amount=payment.amount)
     except NotFound:
         raise PoisonMessage(f"payment.created for unknown order {payment.order_id}") from None
+    except services.PaymentMismatch as error:
+        raise PoisonMessage(f"payment.created {payment.id} {error.message}") from None
+
+
+@handles(PaymentRefunded)
+def payment_refunded(payment: PaymentRefunded) -> None:
+    """An operator's refund cancels the order; the refund of a cancelled order changes nothing."""
+    try:
+        services.order_payment_refunded(order_id=payment.order_id)
+    except NotFound:
+        raise PoisonMessage(f"payment.refunded for unknown order {payment.order_id}") from None

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from orders import selectors
@@ -30,11 +30,16 @@ TICKET_NOT_FOUND = "Ticket not found"
 TICKET_ALREADY_RESERVED = "Ticket is already reserved"
 CANNOT_CANCEL_COMPLETE = "Cannot cancel a complete order"
 PRICE_CHANGED = "The price changed"
+TOO_MANY_OPEN_ORDERS = "Too many open orders"
 # The API answered these before the rule moved here; clients may show them, so they stay.
 ORDER_NOT_FOUND = "No Order matches the given query."
 NOT_YOUR_ORDER = "You do not have permission to perform this action."
 
 ONE_LIVE_ORDER_CONSTRAINT = "orders_one_live_order_per_ticket"
+
+
+class PaymentMismatch(InvalidState):
+    """A payment says it paid an order another amount than the order costs: it never completes it."""
 
 
 # -- orders ------------------------------------------------------------------------
@@ -54,9 +59,14 @@ def order_create(
 
     ``expected_total`` is what the buyer was shown: when it is not what the order would
     cost, nothing is made (``Conflict``), so nobody reserves at a price they did not see.
+
+    A buyer holds at most ``MAX_OPEN_ORDERS_PER_USER`` unpaid orders: one more is
+    ``InvalidState`` and nothing is made. One buyer's reservations queue up on a lock of
+    their own, so concurrent requests cannot all count the same open orders.
     """
     try:
         with transaction.atomic():
+            _lock_buyer(user_id)
             ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
             if ticket is None:
                 raise NotFound(TICKET_NOT_FOUND)
@@ -64,6 +74,7 @@ def order_create(
             if holder is not None and not holder.is_expired:
                 raise InvalidState(TICKET_ALREADY_RESERVED)
             _check_total(ticket, expected_total)
+            _check_open_orders(user_id)
             if holder is not None:
                 logger.info("Order %s expired unpaid; ticket %s reserved again", holder.id, ticket.id)
                 _cancel(holder, Order.CancelReason.EXPIRED)
@@ -85,6 +96,23 @@ def order_create(
             raise InvalidState(TICKET_ALREADY_RESERVED) from None
         raise
     return order
+
+
+def _lock_buyer(user_id: str | uuid.UUID) -> None:
+    """Serialise one buyer's reservations until the transaction ends (a PostgreSQL advisory
+    lock on a hash of the id: two buyers sharing a hash merely wait for each other)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"orders.buyer:{user_id}"])
+
+
+def _check_open_orders(user_id: str | uuid.UUID) -> None:
+    """Unpaid orders still in their window count against the buyer's limit; paid, cancelled
+    and expired ones do not."""
+    open_orders = Order.objects.filter(
+        user_id=user_id, status__in=Order.PENDING, expires_at__gt=timezone.now()
+    ).count()
+    if open_orders >= settings.MAX_OPEN_ORDERS_PER_USER:
+        raise InvalidState(TOO_MANY_OPEN_ORDERS)
 
 
 def _total(ticket: Ticket) -> Decimal:
@@ -139,13 +167,16 @@ def order_expire(*, order_id: uuid.UUID) -> bool:
     return True
 
 
-def order_complete(*, order_id: uuid.UUID) -> bool:
-    """The order was paid: it becomes ``complete`` and its ticket is sold.
+def order_complete(*, order_id: uuid.UUID, amount: Decimal) -> bool:
+    """The order was paid ``amount``: it becomes ``complete`` and its ticket is sold.
 
     A payment that lost the race against a cancellation (the order expired and was
     cancelled, possibly because someone else reserved the ticket) leaves the order
     cancelled and publishes nothing: the payments service refunds it on seeing the
-    order cancelled. Returns whether anything changed; ``NotFound`` for an unknown order.
+    order cancelled. A payment of another amount than the order's price never
+    completes it (``PaymentMismatch``): the order stays unpaid and expires, and its
+    cancellation makes the payments service refund that payment.
+    Returns whether anything changed; ``NotFound`` for an unknown order.
     """
     with transaction.atomic():
         order = _locked_order(order_id)
@@ -157,8 +188,31 @@ def order_complete(*, order_id: uuid.UUID) -> bool:
             # the first one would otherwise never refund. Everyone else ignores the repeat.
             publish(OrderCancelled(**_order_ref(order), reason=order.cancel_reason or None))
             return False
+        if amount != order.price:
+            raise PaymentMismatch(f"paid {amount}, but order {order.id} costs {order.price}: not completed")
         order.change_status(Order.Status.COMPLETE)
         publish(OrderCompleted(**_order_ref(order)))
+    return True
+
+
+def order_payment_refunded(*, order_id: uuid.UUID) -> bool:
+    """The order's payment was given back: an order that is not paid any more is cancelled.
+
+    The payments service refunds on its own only the payment of an order that was
+    cancelled first (here): that refund changes nothing, which is what keeps a refund
+    and its cancellation from chasing each other. Any other refund is an operator's
+    ("Refund through Stripe" in the payments admin): the order, complete or still
+    pending (its ``payment.created`` may come after the refund, on another topic), is
+    cancelled with reason ``operator``, and ``order.cancelled`` tells the tickets service
+    to put the ticket on sale again. Returns whether anything changed.
+    """
+    with transaction.atomic():
+        order = _locked_order(order_id)
+        if order.status == Order.Status.CANCELLED:
+            return False
+        logger.warning("The payment of order %s (%s) was refunded by an operator: order cancelled", order.id,
+                       order.status)
+        _cancel(order, Order.CancelReason.OPERATOR)
     return True
 
 

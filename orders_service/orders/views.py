@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orders import selectors, services
 from orders.serializers import OrderCreateSerializer, OrderSerializer
+from ticketing_shared.idempotency import HEADER as IDEMPOTENCY_KEY
+from ticketing_shared.idempotency.keys import respond_once
+
+# A reservation is one short transaction: a key held longer than this belongs to a request that died.
+IDEMPOTENCY_LEASE_SECONDS = 30.0
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_KEY,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional, up to 255 visible ASCII characters, per user, kept 24 h: the same request again "
+    "answers the first answer and reserves nothing more.",
+)
 
 
 @extend_schema_view(
@@ -18,13 +32,19 @@ from orders.serializers import OrderCreateSerializer, OrderSerializer
     post=extend_schema(
         summary="Reserve a ticket",
         request=OrderCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: OrderSerializer,
             400: OpenApiResponse(
-                description=f"Bad ticket_id or expected_total, or `{services.TICKET_ALREADY_RESERVED}`"
+                description=f"Bad ticket_id, expected_total or {IDEMPOTENCY_KEY}, "
+                f"`{services.TICKET_ALREADY_RESERVED}` or `{services.TOO_MANY_OPEN_ORDERS}`"
             ),
             404: OpenApiResponse(description=services.TICKET_NOT_FOUND),
-            409: OpenApiResponse(description=f"`{services.PRICE_CHANGED}` (field expected_total): nothing was made"),
+            409: OpenApiResponse(
+                description=f"`{services.PRICE_CHANGED}` (field expected_total): nothing was made; or the first "
+                f"request with this {IDEMPOTENCY_KEY} is still running"
+            ),
+            422: OpenApiResponse(description=f"This {IDEMPOTENCY_KEY} was already used for a different request"),
         },
     ),
 )
@@ -35,6 +55,11 @@ class OrderListCreate(generics.ListCreateAPIView):
         return selectors.order_list(user_id=self.request.user.id)
 
     def create(self, request: Request, *args, **kwargs) -> Response:
+        """Once per ``Idempotency-Key``: the order and the answer a retry replays commit together."""
+        return respond_once(request, lambda: self._reserve(request), lease_seconds=IDEMPOTENCY_LEASE_SECONDS,
+                            atomic=True)
+
+    def _reserve(self, request: Request) -> Response:
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         order = services.order_create(

@@ -118,7 +118,7 @@ def test_a_reservation_racing_a_price_edit_never_leaves_an_unpaid_order_at_the_o
 
     for ticket in tickets:
         run_concurrently(step, [
-            lambda ticket=ticket: services.order_create(user_id=BUYER_ID, ticket_id=ticket.id),
+            lambda ticket=ticket: services.order_create(user_id=uuid.uuid4(), ticket_id=ticket.id),
             lambda ticket=ticket: services.ticket_replica_update(
                 ticket_id=ticket.id, title=ticket.title, price=Decimal("40.00"), version=1
             ),

@@ -402,3 +402,116 @@ def test_payment_for_an_unknown_order_is_a_poison_message(deliver, data):
         deliver("payment.created", data)
 
     assert not ProcessedEvent.objects.exists()
+
+
+# -- payment.created: consumers check what they can ------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["19.99", "20.01", "0.00", "2000.00"])
+def test_a_payment_of_another_amount_never_completes_the_order(deliver, outbox, amount):
+    """The order costs 20.00: anything else is refused for good (dead-lettered), and the order stays unpaid."""
+    order = OrderFactory()
+    data = {**payment(order), "amount": amount}
+
+    with pytest.raises(PoisonMessage, match=f"payment.created {data['id']} paid {amount}, but order {order.id} "
+                                            r"costs 20.00: not completed"):
+        deliver("payment.created", data)
+
+    assert_state(order, "created", 0)
+    assert outbox() == []
+    assert not ProcessedEvent.objects.exists()
+
+
+def test_the_payment_compared_is_the_orders_price_not_the_tickets_now(deliver, outbox):
+    """The buyer pays the price the order was made at, even after the replica moved on."""
+    order = OrderFactory(price=Decimal("35.00"), ticket=TicketFactory(price=Decimal("20.00")))
+
+    deliver("payment.created", {**payment(order), "amount": "35.00"})
+
+    assert_state(order, "complete", 1)
+
+
+def test_a_payment_of_another_amount_for_a_cancelled_order_still_says_the_cancel_again(deliver, outbox):
+    """Its refund depends on the payments service hearing the cancel: that comes first."""
+    order = OrderFactory(status=Order.Status.CANCELLED, cancel_reason=Order.CancelReason.EXPIRED, version=1)
+
+    deliver("payment.created", {**payment(order), "amount": "1.00"})
+
+    assert [(e["type"], e["data"]["reason"]) for e in outbox()] == [("order.cancelled", "expired")]
+
+
+@pytest.mark.parametrize("source", ["tickets", "orders", "expiration", "someone"])
+def test_a_payment_created_from_a_service_that_does_not_own_the_topic_is_refused(deliver, outbox, source):
+    """Only the payments service may say an order was paid."""
+    order = OrderFactory()
+
+    with pytest.raises(PoisonMessage, match=f"comes from '{source}'; only 'payments' may send it"):
+        deliver("payment.created", payment(order), source=source)
+
+    assert_state(order, "created", 0)
+    assert outbox() == []
+    assert not ProcessedEvent.objects.exists()
+
+
+# -- payment.refunded: an operator's refund cancels the order -----------------------------
+
+
+def test_an_operators_refund_cancels_a_complete_order_and_frees_its_ticket(deliver, outbox, buyer):
+    order = OrderFactory(status=Order.Status.COMPLETE, version=1)
+
+    assert deliver("payment.refunded", payment(order)) is True
+
+    assert_state(order, "cancelled", 2)
+    assert order.cancel_reason == "operator"
+    assert outbox() == [
+        {
+            "type": "order.cancelled",
+            "aggregateid": str(order.id),
+            "data": {"id": str(order.id), "version": 2, "ticket": {"id": str(order.ticket_id)}, "reason": "operator"},
+        }
+    ]
+    assert reserve(buyer, order.ticket_id).status_code == 201  # on sale again
+
+
+def test_the_refund_of_a_cancelled_order_changes_nothing(deliver, outbox):
+    """The payments service's own refund of a cancelled order: answering it would loop."""
+    order = OrderFactory(status=Order.Status.CANCELLED, cancel_reason=Order.CancelReason.EXPIRED, version=1)
+
+    assert deliver("payment.refunded", payment(order)) is True
+
+    assert_state(order, "cancelled", 1)
+    assert order.cancel_reason == "expired"
+    assert outbox() == []
+
+
+def test_a_refund_repeated_or_redelivered_cancels_once(deliver, outbox):
+    order = OrderFactory(status=Order.Status.COMPLETE, version=1)
+    data, event_id = payment(order), str(uuid.uuid4())
+
+    deliver("payment.refunded", data, event_id=event_id)
+    assert deliver("payment.refunded", data, event_id=event_id) is False
+    deliver("payment.refunded", data)  # republished under another id
+
+    assert_state(order, "cancelled", 2)
+    assert len(outbox("order.cancelled")) == 1
+
+
+def test_a_refund_that_overtakes_its_payment_cancels_the_pending_order_for_good(deliver, outbox):
+    """payment.created and payment.refunded are different topics: the refund may come first.
+    The order must not then be completed by the late payment: the money is back with the buyer."""
+    order = OrderFactory()
+
+    deliver("payment.refunded", payment(order))
+    deliver("payment.created", payment(order))
+
+    assert_state(order, "cancelled", 1)
+    assert order.cancel_reason == "operator"
+    assert [(e["type"], e["data"]["version"]) for e in outbox()] == [("order.cancelled", 1), ("order.cancelled", 1)]
+
+
+@pytest.mark.parametrize("data", [{"order_id": str(uuid.uuid4())}, {"order_id": "nope"}])
+def test_a_refund_for_an_unknown_order_is_a_poison_message(deliver, data):
+    with pytest.raises(PoisonMessage):
+        deliver("payment.refunded", {"id": str(uuid.uuid4()), "stripe_id": "pi_1", "amount": "20.00", **data})
+
+    assert not ProcessedEvent.objects.exists()

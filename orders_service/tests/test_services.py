@@ -4,6 +4,7 @@ rules say no with the shared domain errors."""
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -111,7 +112,15 @@ def test_a_complete_order_cannot_be_cancelled_by_anyone():
         services.order_cancel(order_id=order.id)
 
 
-@pytest.mark.parametrize("write", [services.order_cancel, services.order_expire, services.order_complete])
+@pytest.mark.parametrize(
+    "write",
+    [
+        services.order_cancel,
+        services.order_expire,
+        partial(services.order_complete, amount=Decimal("20.00")),
+        services.order_payment_refunded,
+    ],
+)
 def test_writes_to_an_unknown_order_are_not_found(write):
     with pytest.raises(NotFound):
         write(order_id=uuid.uuid4())

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ticketing_shared import idempotency
 from ticketing_shared.conf import env, service_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -13,7 +14,7 @@ globals().update(
         service_name="payments",
         api_area="payments",
         base_dir=BASE_DIR,
-        apps=["payments"],
+        apps=["payments", "ticketing_shared.idempotency"],
     )
 )
 
@@ -52,6 +53,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": PAYMENTS_RECONCILE_INTERVAL_SECONDS,
         "options": {"expires": PAYMENTS_RECONCILE_INTERVAL_SECONDS},
     },
+    **idempotency.BEAT_SCHEDULE,
 }
 
 # The Stripe SDK logs every request and response at INFO: keep its warnings only.

@@ -31,7 +31,11 @@ class PaymentAdmin(ActionsOnlyAdmin):
                 self.message_user(request, f"{payment}: not refunded: {error}", messages.ERROR)
             else:
                 if refunded.status == Payment.Status.REFUNDED:
-                    self.message_user(request, f"{refunded}: refunded ({refunded.refund_id})", messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        f"{refunded}: refunded ({refunded.refund_id}); the orders service cancels its order",
+                        messages.SUCCESS,
+                    )
                 else:
                     self.message_user(request, f"{refunded}: refund under way", messages.INFO)
 

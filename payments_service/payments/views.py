@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
@@ -12,22 +14,48 @@ from rest_framework.response import Response
 from payments import services
 from payments import stripe_gateway as gateway
 from payments.serializers import PaymentCreateSerializer, PaymentSerializer
+from ticketing_shared.idempotency import HEADER as IDEMPOTENCY_KEY
+from ticketing_shared.idempotency.keys import respond_once
 
 
 @extend_schema(
     request=PaymentCreateSerializer,
+    parameters=[
+        OpenApiParameter(
+            IDEMPOTENCY_KEY,
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="Optional, up to 255 visible ASCII characters, per user, kept 24 h: the same request again "
+            "answers the first answer and charges nothing more.",
+        )
+    ],
     responses={
         201: PaymentSerializer,
-        400: OpenApiResponse(description="Invalid input; the order is cancelled, expired or already paid"),
+        400: OpenApiResponse(
+            description=f"Invalid input or {IDEMPOTENCY_KEY}; the order is cancelled, expired or already paid; "
+            "or Stripe charged another total than the order's (refunded)"
+        ),
         402: OpenApiResponse(description="The card was declined (Stripe's message)"),
         403: OpenApiResponse(description="Not the buyer of this order"),
         404: OpenApiResponse(description="No such order (yet)"),
+        409: OpenApiResponse(description=f"The first request with this {IDEMPOTENCY_KEY} is still running"),
+        422: OpenApiResponse(description=f"This {IDEMPOTENCY_KEY} was already used for a different request"),
         503: OpenApiResponse(description="Stripe unreachable; nothing was charged, try again"),
     },
 )
 @api_view(["POST"])
 def payment_create(request: Request) -> Response:
-    """Pay for one's own order; the order then becomes complete."""
+    """Pay for one's own order; the order then becomes complete.
+
+    Once per ``Idempotency-Key``. A charge is not one transaction (no transaction is held
+    across Stripe calls), so the answer is kept right after it, and the key is held for as
+    long as a payment attempt is (``PAYMENT_ATTEMPT_LEASE_SECONDS``).
+    """
+    return respond_once(request, lambda: _pay(request), lease_seconds=settings.PAYMENT_ATTEMPT_LEASE_SECONDS,
+                        atomic=False)
+
+
+def _pay(request: Request) -> Response:
     serializer = PaymentCreateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     payment = services.payment_create(

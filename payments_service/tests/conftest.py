@@ -67,13 +67,13 @@ def card_token(number: str = "4242424242424242") -> str:
     return token.id
 
 
-def charged_intent(order_id: Any, *, amount: int = 2000, confirm: bool = True) -> dict:
+def charged_intent(order_id: Any, *, amount: int = 2000, currency: str = "usd", confirm: bool = True) -> dict:
     """A PaymentIntent for the order made straight at Stripe, as a browser confirmation would."""
     client = gateway.client()
     intent = client.v1.payment_intents.create(
         params={
             "amount": amount,
-            "currency": "usd",
+            "currency": currency,
             "payment_method": "pm_card_visa",
             "metadata": {"order_id": str(order_id)},
         }

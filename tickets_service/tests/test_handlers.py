@@ -299,6 +299,92 @@ def test_order_completed_takes_the_ticket_from_an_older_holder_whose_cancel_is_l
     assert state(ticket) == (new["id"], "sold", 2)
 
 
+# -- an operator's refund: the one cancel that frees a sold ticket ---------------------------
+
+
+def refunded(ticket, order_id, *, version=3, reason="operator") -> dict:
+    """``order.cancelled`` of an operator's refund of a complete order (created 0, completed 2 here)."""
+    return {**order_ended(ticket, order_id, version=version), "reason": reason}
+
+
+def test_an_operators_refund_of_the_sale_puts_the_ticket_on_sale_again(deliver, ticket, outbox, api_client):
+    order = order_created(ticket)
+    deliver("order.created", order)
+    deliver("order.completed", order_ended(ticket, order["id"], version=2))
+
+    assert deliver("order.cancelled", refunded(ticket, order["id"])) is True
+
+    assert state(ticket) == (None, "available", 3)
+    assert ticket.sold_at is None
+    assert updates(outbox) == [(order["id"], 1), (order["id"], 2), (None, 3)]
+    assert [t["id"] for t in api_client.get("/api/tickets").json()["results"]] == [str(ticket.id)]
+    assert Reservation.objects.get().status == "cancelled"
+
+
+@pytest.mark.parametrize("reason", [None, "expired", "by_buyer", "price_changed"])
+def test_no_other_cancel_frees_a_sold_ticket(deliver, ticket, outbox, reason):
+    order = order_created(ticket)
+    deliver("order.created", order)
+    deliver("order.completed", order_ended(ticket, order["id"], version=2))
+
+    deliver("order.cancelled", refunded(ticket, order["id"], reason=reason))
+
+    assert state(ticket) == (order["id"], "sold", 2)
+
+
+def test_an_operators_cancel_of_another_order_never_frees_a_sold_ticket(deliver, ticket, outbox):
+    """A stale cancel, even an operator's, must not free the ticket another order bought."""
+    old = order_created(ticket, expires_at=timezone.now() - timedelta(minutes=1))
+    new = order_created(ticket)
+    deliver("order.created", old)
+    deliver("order.created", new)
+    deliver("order.completed", order_ended(ticket, new["id"], version=2))
+
+    deliver("order.cancelled", refunded(ticket, old["id"], version=1))
+
+    assert state(ticket) == (new["id"], "sold", 3)
+
+
+def test_an_operators_cancel_older_than_the_sale_never_frees_it(deliver, ticket, outbox):
+    """Only a cancel newer than the completion undoes it: orders cancels a paid order only after completing it."""
+    order = order_created(ticket)
+    deliver("order.created", order)
+    deliver("order.completed", order_ended(ticket, order["id"], version=2))
+
+    deliver("order.cancelled", refunded(ticket, order["id"], version=1))
+    deliver("order.cancelled", refunded(ticket, order["id"], version=2))
+
+    assert state(ticket) == (order["id"], "sold", 2)
+
+
+def test_a_refund_repeated_after_the_ticket_was_reserved_again_changes_nothing(deliver, ticket, outbox):
+    order = order_created(ticket)
+    deliver("order.created", order)
+    deliver("order.completed", order_ended(ticket, order["id"], version=2))
+    deliver("order.cancelled", refunded(ticket, order["id"]))
+    newer = order_created(ticket, expires_at=timezone.now() + timedelta(minutes=30))
+    deliver("order.created", newer)
+
+    deliver("order.cancelled", refunded(ticket, order["id"]))  # the orders service says a cancel again
+
+    assert state(ticket) == (newer["id"], "reserved", 4)
+
+
+def test_a_refund_that_overtakes_the_completion_frees_the_ticket_and_the_late_completion_sells_nothing(
+    deliver, ticket, outbox
+):
+    """order.completed and order.cancelled are different topics: the refund's cancel may come first."""
+    order = order_created(ticket)
+    deliver("order.created", order)
+
+    deliver("order.cancelled", refunded(ticket, order["id"]))
+    deliver("order.completed", order_ended(ticket, order["id"], version=2))
+
+    assert state(ticket) == (None, "available", 2)
+    assert updates(outbox) == [(order["id"], 1), (None, 2)]
+    assert Reservation.objects.get().status == "cancelled"
+
+
 def test_order_completed_for_an_unknown_ticket_is_a_poison_message(deliver):
     with pytest.raises(PoisonMessage):
         deliver("order.completed", order_ended(Ticket(id=uuid.uuid4()), uuid.uuid4()))

@@ -33,7 +33,8 @@ def order_created(order: OrderCreated) -> None:
 
 @handles(OrderCancelled)
 def order_cancelled(order: OrderCancelled) -> None:
-    _apply(services.ticket_release, ticket_id=order.ticket.id, order_id=order.id, order_version=order.version)
+    _apply(services.ticket_release, ticket_id=order.ticket.id, order_id=order.id, order_version=order.version,
+           reason=order.reason)
 
 
 @handles(OrderCompleted)

@@ -1,8 +1,9 @@
 """Tickets for sale, and the orders this service has heard of for them.
 
 A ticket is *available* while no order holds it (``order_id`` is null), *reserved*
-while an order holds it, and *sold* once its order completed. Sold is final: the
-ticket keeps its ``order_id`` and no event frees it again.
+while an order holds it, and *sold* once its order completed. Sold is final (the
+ticket keeps its ``order_id``) but for one event: the cancel of an operator's refund of
+that very order, which puts the ticket on sale again.
 """
 
 from __future__ import annotations

@@ -51,6 +51,10 @@ class OrderTicketMismatch(Exception):
     """An order event names another ticket than earlier events of that order did."""
 
 
+# ``order.cancelled``'s reason when an operator refunded the order: its sold ticket is freed.
+OPERATOR_REFUND = "operator"
+
+
 def _ticket_fields(ticket: Ticket) -> dict:
     return {"id": ticket.id, "title": ticket.title, "price": ticket.price, "user_id": ticket.user_id,
             "version": ticket.version}
@@ -90,11 +94,14 @@ def ticket_update(*, ticket: Ticket, title: str, price: Decimal, by_user: str | 
 
 
 def _set_hold(ticket: Ticket, *, order_id: uuid.UUID | None, sold: bool = False) -> None:
-    """Write who holds ``ticket`` (locked by the caller) and publish the change."""
+    """Write who holds ``ticket`` (locked by the caller) and publish the change; a freed
+    ticket is on sale again, even one that was sold (an operator refunded its order)."""
     ticket.order_id = order_id
     ticket.updated_at = timezone.now()
     if sold:
         ticket.sold_at = ticket.updated_at
+    elif order_id is None:
+        ticket.sold_at = None
     ticket.save_versioned(update_fields=["order_id", "sold_at", "updated_at"])
     _publish_updated(ticket)
 
@@ -152,29 +159,57 @@ def ticket_reserve(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: 
     return ticket
 
 
-def ticket_release(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int) -> Ticket:
-    """``order.cancelled``: free the ticket, only if that very order holds it and it is not sold."""
-    with transaction.atomic():
-        ticket = _locked_ticket(ticket_id)
-        if ticket is None:
-            raise UnknownTicket(ticket_id)
-        _record(ticket=ticket, order_id=order_id, status=Reservation.Status.CANCELLED, version=order_version)
-        if ticket.order_id == order_id and ticket.sold_at is None:
-            _set_hold(ticket, order_id=None)
-    return ticket
+def ticket_release(
+    *, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, reason: str | None = None
+) -> Ticket:
+    """``order.cancelled``: free the ticket, only if that very order holds it.
 
-
-def ticket_sell(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int) -> Ticket:
-    """``order.completed``: the order paid; the ticket is its for good.
-
-    The orders service completes at most one order per ticket, so the completed
-    order takes the ticket even from a holder whose cancel has not arrived yet.
+    A sold ticket stays sold, except for the cancel of an operator's refund (``reason``
+    ``operator``) of the very order it was sold to, newer than that sale: the buyer got
+    the money back, so the seller's ticket is on sale again. Any other cancel, a stale
+    one, or one of another order, leaves a sold ticket alone.
     """
     with transaction.atomic():
         ticket = _locked_ticket(ticket_id)
         if ticket is None:
             raise UnknownTicket(ticket_id)
-        _record(ticket=ticket, order_id=order_id, status=Reservation.Status.COMPLETE, version=order_version)
+        before = Reservation.objects.filter(pk=order_id).first()
+        _record(ticket=ticket, order_id=order_id, status=Reservation.Status.CANCELLED, version=order_version)
+        if ticket.order_id != order_id:
+            return ticket
+        if ticket.sold_at is None or _refunds_the_sale(before, reason=reason, version=order_version):
+            _set_hold(ticket, order_id=None)
+    return ticket
+
+
+def _refunds_the_sale(sale: Reservation | None, *, reason: str | None, version: int) -> bool:
+    """Whether a cancel undoes the sale to its order: an operator's, and newer than the completion we applied."""
+    return (
+        reason == OPERATOR_REFUND
+        and sale is not None
+        and sale.status == Reservation.Status.COMPLETE
+        and version > sale.version
+    )
+
+
+def ticket_sell(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int) -> Ticket:
+    """``order.completed``: the order paid; the ticket is its, unless an operator refunds it.
+
+    The orders service completes at most one order per ticket, so the completed
+    order takes the ticket even from a holder whose cancel has not arrived yet. A
+    completion overtaken by a newer cancel of the same order (an operator refunded it;
+    the events come on different topics) sells nothing.
+    """
+    with transaction.atomic():
+        ticket = _locked_ticket(ticket_id)
+        if ticket is None:
+            raise UnknownTicket(ticket_id)
+        reservation = _record(
+            ticket=ticket, order_id=order_id, status=Reservation.Status.COMPLETE, version=order_version
+        )
+        if reservation.status != Reservation.Status.COMPLETE:
+            logger.info("Order %s was cancelled after it completed; ticket %s is not sold to it", order_id, ticket.pk)
+            return ticket
         if ticket.sold_at is not None:
             if ticket.order_id != order_id:
                 logger.error("Ticket %s sold to order %s; order %s completed too", ticket.pk, ticket.order_id, order_id)

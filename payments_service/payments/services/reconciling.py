@@ -10,7 +10,7 @@ from payments import stripe_gateway as gateway
 from payments.models import Payment
 from payments.services.common import finalise_abandoned_intent
 from payments.services.refunds import payment_refund
-from payments.services.settling import payment_settle
+from payments.services.settling import ChargeMismatch, payment_settle
 from payments.stripe_gateway import ProviderUnavailable
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,10 @@ def _reconcile_dead_attempt(payment_id: uuid.UUID) -> str | None:
             leases.release(payment_id, token)
             raise
         if intent.status == "succeeded":
-            payment_settle(intent, refund_now=True)
+            try:
+                payment_settle(intent, refund_now=True)
+            except ChargeMismatch:  # refunded and cleared, never the order's payment
+                return "abandoned"
             return "settled"
         if intent.status != "canceled":
             return None  # processing: look again once this lease is over

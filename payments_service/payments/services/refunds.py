@@ -21,7 +21,12 @@ logger = logging.getLogger(__name__)
 
 
 def payment_refund_request(*, payment_id: uuid.UUID) -> Payment:
-    """An operator's refund of a succeeded payment: mark it due, then refund it."""
+    """An operator's refund of a succeeded payment: mark it due, then refund it.
+
+    Its ``payment.refunded`` makes the orders service cancel the order (reason
+    ``operator``), whose ``order.cancelled`` puts the ticket on sale again; that cancel
+    finds this payment refunded already, so nothing is refunded twice.
+    """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import NoReturn
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,21 +15,33 @@ from payments.models import Order, Payment
 from payments.services.common import publish_payment, uuid_or_none
 from payments.services.refunds import dispatch_refund, payment_refund
 from payments.stripe_gateway import Intent, ProviderUnavailable
+from ticketing_shared.errors import InvalidState
 from ticketing_shared.events.schemas import PaymentCreated
 
 logger = logging.getLogger(__name__)
+
+CHARGE_MISMATCH = "The charge did not match the order's total, so it was refunded; the order is not paid"
+
+
+class ChargeMismatch(InvalidState):
+    """Stripe charged another amount or currency than the order's total: refunded, never the order's payment."""
 
 
 def payment_settle(intent: Intent, *, refund_now: bool) -> Payment | None:
     """Record a succeeded PaymentIntent as its order's payment, exactly once.
 
-    Called by the paying request and by the webhook, in either order. Returns the
+    Called by the paying request, the webhook and the sweep, in any order. Returns the
     payment (``succeeded``, or refunded / refund pending when its order was
     cancelled meanwhile), or None when the intent is not for an order we know, is
     already recorded as another order's payment, or the order had already been paid
     by another intent (this charge is then refunded).
     ``refund_now`` refunds a cancelled order's charge before returning; otherwise a
     task does it after commit.
+
+    What Stripe reports is checked against what we would charge: an intent whose
+    amount or currency is not the order's total (its price in our replica, in
+    ``PAYMENTS_CURRENCY``) is refunded and raises :class:`ChargeMismatch`; it is never
+    recorded as the order's payment, whatever its metadata says.
     """
     if intent.status != "succeeded":
         raise ValueError(f"PaymentIntent {intent.id} has not succeeded ({intent.status})")
@@ -51,7 +65,8 @@ def payment_settle(intent: Intent, *, refund_now: bool) -> Payment | None:
         duplicate = payment is not None and payment.status != Payment.Status.PENDING
         if duplicate and payment.stripe_id == intent.id:
             return payment  # settled already
-        if not duplicate:
+        mismatch = not _charges_the_total(intent, order)
+        if not (duplicate or mismatch):
             payment = payment or Payment(order=order)
             payment.stripe_id = intent.id
             payment.amount = gateway.from_minor_units(intent.amount, intent.currency)
@@ -68,6 +83,8 @@ def payment_settle(intent: Intent, *, refund_now: bool) -> Payment | None:
                 publish_payment(payment, PaymentCreated)
             elif not refund_now:
                 transaction.on_commit(partial(dispatch_refund, payment.pk), robust=True)
+    if mismatch:
+        _refuse_mismatch(intent, order)
     if duplicate:
         logger.error(
             "Order %s was already paid by %s; refunding the second charge %s", order_id, payment.stripe_id, intent.id
@@ -85,6 +102,33 @@ def payment_settle(intent: Intent, *, refund_now: bool) -> Payment | None:
     return payment
 
 
+def _charges_the_total(intent: Intent, order: Order) -> bool:
+    """The intent charged exactly the order's price, in our currency."""
+    currency = settings.STRIPE["CURRENCY"]
+    return intent.currency == currency and intent.amount == gateway.to_minor_units(order.price, currency)
+
+
+def _refuse_mismatch(intent: Intent, order: Order) -> NoReturn:
+    """Refund a charge of the wrong total and clear the attempt that made it; raise :class:`ChargeMismatch`.
+
+    A refund Stripe cannot take now (:class:`ProviderUnavailable`) propagates with the
+    attempt left as it was: the sweep, or Stripe's next delivery of the webhook, settles
+    the intent again and this runs again (the refund lookup makes it one refund).
+    """
+    currency = settings.STRIPE["CURRENCY"]
+    logger.critical(
+        "PaymentIntent %s charged %s %s (minor units) for order %s, whose total is %s %s: not the order's payment; "
+        "refunding it", intent.id, intent.amount, intent.currency, order.pk,
+        gateway.to_minor_units(order.price, currency), currency,
+    )
+    try:
+        gateway.refund_intent(intent.id, idempotency_key=f"refund-{intent.id}")
+    except gateway.InvalidRequest as error:
+        logger.critical("Stripe refuses to refund the mismatched charge %s: %s", intent.id, error)
+    Payment.objects.filter(order=order, status=Payment.Status.PENDING, stripe_id=intent.id).delete()
+    raise ChargeMismatch(CHARGE_MISMATCH)
+
+
 def stripe_event_handle(event: gateway.WebhookEvent) -> bool:
     """A verified Stripe webhook. Only a succeeded PaymentIntent needs anything from us.
 
@@ -98,5 +142,8 @@ def stripe_event_handle(event: gateway.WebhookEvent) -> bool:
     intent = gateway.webhook_intent(event.object)
     if intent.status != "succeeded":
         raise gateway.BadWebhook(f"payment_intent.succeeded for a PaymentIntent whose status is {intent.status!r}")
-    payment_settle(intent, refund_now=False)
+    try:
+        payment_settle(intent, refund_now=False)
+    except ChargeMismatch:
+        pass  # refunded and logged: Stripe needs nothing more from us
     return True

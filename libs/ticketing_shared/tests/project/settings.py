@@ -9,7 +9,7 @@ globals().update(
         service_name="shared-test",
         api_area="demo",
         base_dir=Path(__file__).resolve().parent,
-        apps=["tests.project.demo"],
+        apps=["tests.project.demo", "ticketing_shared.idempotency"],
     )
 )
 ROOT_URLCONF = "tests.project.urls"

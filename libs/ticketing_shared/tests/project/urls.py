@@ -1,3 +1,4 @@
+import time
 import uuid
 
 from django.db import transaction
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 from tests.project.demo.models import Widget
 from ticketing_shared import errors
 from ticketing_shared.events.outbox import record_event
+from ticketing_shared.idempotency.keys import respond_once
 from ticketing_shared.urls import service_urlpatterns
 
 
@@ -41,6 +43,24 @@ def rename_widget(request):
     return Response({"id": str(widget.id)}, status=201)
 
 
+def during_make_widget(widget: Widget) -> None:
+    """Called inside the widget's transaction: tests make it refuse, fail or lose its key there."""
+
+
+@api_view(["POST"])
+def make_widget_once(request):
+    """Makes a widget once per Idempotency-Key; ``?atomic=0`` keeps the answer after the effect."""
+
+    def make() -> Response:
+        with transaction.atomic():
+            widget = Widget.objects.create(id=uuid.uuid4(), name=str(request.data.get("name", "w")))
+            time.sleep(float(request.data.get("sleep", 0)))
+            during_make_widget(widget)
+        return Response({"id": str(widget.id), "name": widget.name}, status=201)
+
+    return respond_once(request, make, lease_seconds=30, atomic=request.query_params.get("atomic") != "0")
+
+
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def boom(request):
@@ -66,5 +86,6 @@ urlpatterns = service_urlpatterns(
         path("api/demo/boom", boom),
         path("api/demo/refuse/<str:kind>", refuse),
         path("api/demo/widgets", rename_widget),
+        path("api/demo/widgets/once", make_widget_once),
     ],
 )

@@ -137,13 +137,19 @@ class OrderCompleted(EventData):
 # order.completed's data plus, optionally, why: only a cancelled order has a reason.
 class OrderCancelled(OrderCompleted):
     topic = "order.cancelled"
-    summary = "An order ended unpaid (expired or cancelled): its ticket is free again, any payment is refunded."
+    summary = (
+        "An order ended: unpaid (expired or cancelled), its ticket is free again and any payment is refunded; "
+        "or its payment was refunded by an operator (reason operator), and even its sold ticket is free again."
+    )
 
     # A plain string, not an enum: a reason added later must not make older readers
     # refuse the event (it would be poison to them, and the ticket would never be freed).
     reason: str | None = Field(
         default=None,
-        description="Why: expired, by_buyer, price_changed or operator (more may come); absent in older events.",
+        description=(
+            "Why: expired, by_buyer, price_changed or operator (an operator cancelled it, or refunded its "
+            "payment); more may come; absent in older events."
+        ),
     )
 
 
@@ -180,8 +186,11 @@ class PaymentCreated(EventData):
 
 class PaymentRefunded(PaymentCreated):
     topic = "payment.refunded"
-    consumers = ()
-    summary = "A charge was refunded (its order had been cancelled, or an operator refunded it)."
+    consumers = ('orders',)
+    summary = (
+        "A charge was refunded: its order had been cancelled, or an operator refunded it (the orders service "
+        "then cancels the order)."
+    )
 
 
 SCHEMAS: dict[str, type[EventData]] = {

@@ -178,17 +178,18 @@ def run_concurrently(work, arguments: list, *, timeout: float = 60.0) -> list:
     return results
 
 
-def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> bool:
+def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = None, source: str | None = None) -> bool:
     """Hand an event to this service's registered handler the way the consumer runner does:
     in a transaction with its inbox row. False when that event id was already applied;
-    :class:`~ticketing_shared.events.registry.RetryLater` propagates for an early event."""
+    :class:`~ticketing_shared.events.registry.RetryLater` propagates for an early event.
+    ``source`` pretends another service sent it (the topic's owner by default)."""
     from ticketing_shared.events.consumer import apply_event
     from ticketing_shared.events.registry import Event, handler_for
 
     handler = handler_for(event_type)
     if handler is None:
         raise LookupError(f"This service registers no handler for {event_type}")
-    event = Event.parse(envelope(event_type, data, event_id=event_id))
+    event = Event.parse(envelope(event_type, data, event_id=event_id, source=source))
     return apply_event(event, handler)
 
 
