@@ -286,3 +286,18 @@ def test_topics_are_created_with_the_configured_partition_count(kafka_broker, to
     name = f"{topics['prefix']}.partitioned"
     ensure_topics([name])
     assert len(get_admin().list_topics(name, timeout=10).topics[name].partitions) == 5
+
+
+def test_an_early_event_does_not_hold_back_its_predecessor_arriving_after_it_on_the_same_topic(topics, run_consumer):
+    """After a broker loss events are sent again in any order: version 2 may come before version 1
+    on the same topic. Parking version 1 behind the waiting version 2 would wait forever."""
+    widget_id = uuid.uuid4()
+    produce_raw(topics["created"], envelope(topics["created"], widget(widget_id, 0, "v0")), key=str(widget_id))
+    produce_raw(topics["updated"], envelope(topics["updated"], widget(widget_id, 2, "v2")), key=str(widget_id))
+    run_consumer()
+    wait_for(lambda: ParkedEvent.objects.filter(key=str(widget_id), reason=ParkedEvent.Reason.EARLY).exists())
+
+    produce_raw(topics["updated"], envelope(topics["updated"], widget(widget_id, 1, "v1")), key=str(widget_id))
+    stored = wait_for(lambda: Widget.objects.filter(id=widget_id, version=2).first(), timeout=10)
+    assert stored.name == "v2"
+    assert ParkedEvent.objects.count() == 0 and DeadLetter.objects.count() == 0

@@ -11,8 +11,10 @@ A partition never stops. An event that cannot be applied yet is *parked* in the
   for it, by the clock (``EARLY_EVENT_MAX_WAIT_SECONDS``), and is retried at once
   when another event of the same key applies;
 - an event whose handler failed is retried with backoff (``RETRY_ATTEMPTS``);
-- an event that comes after a parked event of the same aggregate on the same topic
-  is parked behind it, so one aggregate's events still apply in order.
+- an event that comes after a failed (or held back) event of the same aggregate on the
+  same topic is parked behind it, so one aggregate's events still apply in order. An
+  early event holds nothing back: its predecessor may come after it on the same topic
+  (events sent again after a broker loss), and versions keep the order.
 
 Parked events live in the database, not in the process, so a rebalance, a restart or
 a second replica changes nothing: whichever consumer of the service is running
@@ -120,8 +122,8 @@ def receive(event: Event, handler: Handler, received: Received, *, dlq_topic: st
     its budget allows no retry). :class:`PoisonMessage` and database outages propagate.
     """
     with transaction.atomic():
-        if ParkedEvent.objects.filter(topic=received.topic, key=received.key).exists():
-            ahead = ParkedEvent.objects.filter(topic=received.topic, key=received.key).order_by("seq").first()
+        ahead = _blocking(received.topic, received.key).order_by("seq").first()
+        if ahead is not None:
             _park_new(event, received, ParkedEvent.Reason.BEHIND, error=f"Behind parked event {ahead.event_id}")
             return "parked"
         try:
@@ -158,18 +160,32 @@ def wake(key: str) -> int:
     return ParkedEvent.objects.filter(key=key, next_attempt_at__gt=now).update(next_attempt_at=now)
 
 
+# Parked events that hold back the later events of their aggregate on their topic. An
+# early one does not: the event it waits for may well arrive after it on the same topic
+# (events sent again after a broker lost its data come in any order), and versions keep
+# the order anyway; holding that predecessor behind it would wait forever.
+BLOCKING = (ParkedEvent.Reason.FAILED, ParkedEvent.Reason.BEHIND)
+
+
+def _blocking(topic: str, key: str, *, before: int | None = None):
+    rows = ParkedEvent.objects.filter(topic=topic, key=key, reason__in=BLOCKING)
+    return rows if before is None else rows.filter(seq__lt=before)
+
+
 def _due_heads(limit: int) -> list[int]:
+    """Due parked events with nothing blocking ahead of them, oldest first."""
     table = ParkedEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT seq FROM {table} p
             WHERE next_attempt_at <= now()
-              AND NOT EXISTS (SELECT 1 FROM {table} q WHERE q.topic = p.topic AND q.key = p.key AND q.seq < p.seq)
-            ORDER BY next_attempt_at
+              AND NOT EXISTS (SELECT 1 FROM {table} q WHERE q.topic = p.topic AND q.key = p.key AND q.seq < p.seq
+                              AND q.reason = ANY(%s))
+            ORDER BY seq
             LIMIT %s
             """,
-            [limit],
+            [list(BLOCKING), limit],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -179,8 +195,8 @@ def _retry_one(seq: int, handlers: Mapping[str, Handler], *, dlq_topic: str) -> 
         row = ParkedEvent.objects.select_for_update(skip_locked=True).filter(seq=seq).first()
         if row is None:  # applied by another consumer meanwhile, or being retried there
             return 0
-        if ParkedEvent.objects.filter(topic=row.topic, key=row.key, seq__lt=row.seq).exists():
-            return 0  # an earlier one appeared (two consumers overlapped in a rebalance)
+        if _blocking(row.topic, row.key, before=row.seq).exists():
+            return 0  # a blocking one appeared ahead (two consumers overlapped in a rebalance)
         event = Event.parse(row.value, row.headers)
         handler = handlers.get(event.type)
         with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
