@@ -35,7 +35,7 @@ COMMAND_TIMEOUT = 600.0
 MARGIN = timedelta(seconds=5)  # clocks of one machine, but transactions commit after their event's time
 _QUEUED = re.compile(r"(\d+) events queued")
 
-# Who applies each event type (README's table of services, SPEC §4). A consumer missing
+# Who applies each event type (README's table of services, docs/events.md). A consumer missing
 # here could only make the suite resend too little, which the audit reports as lost
 # events: it can fail a run, never pass a broken one. Unknown types count as needed.
 CONSUMERS: dict[str, tuple[str, ...]] = {
