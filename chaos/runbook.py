@@ -30,24 +30,16 @@ import psycopg
 from devstack.infra import VENV_BIN, Keys
 from devstack.profiles import Profile
 from devstack.services import Service, service_env
+from ticketing_shared.events.schemas import SCHEMAS
 
 COMMAND_TIMEOUT = 600.0
 MARGIN = timedelta(seconds=5)  # clocks of one machine, but transactions commit after their event's time
 _QUEUED = re.compile(r"(\d+) events queued")
 
-# Who applies each event type (README's table of services, docs/events.md). A consumer missing
-# here could only make the suite resend too little, which the audit reports as lost
-# events: it can fail a run, never pass a broken one. Unknown types count as needed.
-CONSUMERS: dict[str, tuple[str, ...]] = {
-    "ticket.created": ("orders",),
-    "ticket.updated": ("orders",),
-    "order.created": ("tickets", "payments", "expiration"),
-    "order.cancelled": ("tickets", "payments", "expiration"),
-    "order.completed": ("tickets", "payments", "expiration"),
-    "expiration.complete": ("orders",),
-    "payment.created": ("orders",),
-    "payment.refunded": (),
-}
+# Who applies each event type: the event contract's own list. A consumer missing there
+# could only make the suite resend too little, which the audit reports as lost events:
+# it can fail a run, never pass a broken one. Unknown types count as needed.
+CONSUMERS: dict[str, tuple[str, ...]] = {topic: schema.consumers for topic, schema in SCHEMAS.items()}
 
 
 class Watermark:
