@@ -133,6 +133,8 @@ def _configure(plan: Plan) -> None:
     os.environ.setdefault("TEST_ORDER_EXPIRATION_SECONDS", str(int(plan.shape.expiration_seconds)))
     os.environ.setdefault("PAYMENT_ATTEMPT_LEASE_SECONDS", "30")
     os.environ.setdefault("PAYMENTS_RECONCILE_INTERVAL_SECONDS", "5")
+    # Buyers walk away from reservations on purpose: the per-user cap must not refuse them.
+    os.environ.setdefault("MAX_OPEN_ORDERS_PER_USER", "1000")
 
 
 def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan, seed: int) -> Outcome:

@@ -6,6 +6,7 @@ from django.contrib.messages import get_messages
 
 from expirations.models import Expiration
 from tests.factories import ExpirationFactory, due
+from ticketing_shared.testing.helpers import sign_in_operator
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ CHANGELIST = "/admin/expirations/expiration/"
 @pytest.fixture
 def operator_client(client):
     operator = get_user_model().objects.create_superuser("ops", "ops@example.com", "unused-password-1")
-    client.force_login(operator)
+    sign_in_operator(client, operator)
     return client
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from tests.factories import OrderFactory, TicketFactory
+from ticketing_shared.testing.helpers import sign_in_operator
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ CHANGELIST = "/admin/orders/order/"
 @pytest.fixture
 def operator(client):
     user = get_user_model().objects.create_superuser("ops@example.com", "ops@example.com", "ops-password-1")
-    client.force_login(user)
+    sign_in_operator(client, user)
     return client
 
 

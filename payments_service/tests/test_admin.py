@@ -7,6 +7,7 @@ from django.test import Client
 from payments.models import Payment
 from tests.conftest import pay, refunds_for
 from tests.factories import OrderFactory
+from ticketing_shared.testing.helpers import sign_in_operator
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def operator_client():
     user = get_user_model().objects.create_superuser(username="operator", email="operator@example.com", password=None)
     client = Client()
-    client.force_login(user)
+    sign_in_operator(client, user)
     return client
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from tests.factories import TicketFactory, order_created
+from ticketing_shared.testing.helpers import sign_in_operator
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def operator(client):
     user = get_user_model().objects.create(username="operator@example.com", is_staff=True, is_superuser=True)
-    client.force_login(user)
+    sign_in_operator(client, user)
     return client
 
 

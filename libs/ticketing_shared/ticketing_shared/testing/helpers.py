@@ -178,6 +178,18 @@ def run_concurrently(work, arguments: list, *, timeout: float = 60.0) -> list:
     return results
 
 
+def sign_in_operator(client, user) -> None:
+    """Log ``user`` into this service's admin the way a sign-in through the auth service does:
+    with the SSO backend and a session the auth service confirmed just now, so the admin's
+    re-validation (``admin_sso.AdminRevalidationMiddleware``) lets it through."""
+    from ticketing_shared import admin_sso
+
+    client.force_login(user, backend=admin_sso.BACKEND)
+    session = client.session
+    session[admin_sso.SESSION_STATE] = {"refresh": "confirmed-in-test", "confirmed_at": time.time()}
+    session.save()
+
+
 def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = None, source: str | None = None) -> bool:
     """Hand an event to this service's registered handler the way the consumer runner does:
     in a transaction with its inbox row. False when that event id was already applied;
@@ -194,4 +206,4 @@ def deliver(event_type: str, data: dict[str, Any], *, event_id: str | None = Non
 
 
 __all__ = ["KafkaReader", "TopicPartition", "access_token", "deliver", "envelope", "outbox_events", "produce_raw",
-           "run_concurrently", "wait_for"]
+           "run_concurrently", "sign_in_operator", "wait_for"]
