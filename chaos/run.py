@@ -41,7 +41,6 @@ from chaos.faults import KINDS, Fault, Injector
 from chaos.load import ERROR, Load, Shape
 from chaos.snapshot import Reader
 from devstack import infra, profiles, stack
-from devstack.probes import port_open
 from devstack.profiles import ROOT, Profile
 from devstack.services import Service, existing, url
 from devstack.supervisor import Child, RestartPolicy, StartupError, Supervisor, raise_on_signals
@@ -204,7 +203,7 @@ def _ready(child: Child, urls: dict[str, str], profile: Profile) -> bool:
     if child.name.endswith(".web"):
         return _http_ok(f"{urls[child.name.removesuffix('.web')]}/healthz")
     if child.name == "kafka":
-        return _broker_answers(profile.port("kafka"))
+        return infra.broker_ready(profile.port("kafka"))
     return True
 
 
@@ -214,19 +213,6 @@ def _http_ok(address: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
-
-
-def _broker_answers(port: int) -> bool:
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    if not port_open(port):  # before this, librdkafka would log a refused connection per attempt
-        return False
-    try:
-        AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"}).list_topics(timeout=2)
-    except KafkaException:
-        return False
-    return True
 
 
 # -- the report ------------------------------------------------------------------

