@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ticketing_shared.money import MoneyField
 from ticketing_shared.versioning import VersionedModel
 
 
@@ -24,7 +25,7 @@ class Ticket(VersionedModel):
     id = models.UUIDField(primary_key=True)
     # No length limit: the tickets service decides what a valid title is.
     title = models.TextField()
-    price = models.DecimalField(max_digits=12, decimal_places=2)
+    price = MoneyField()
     user_id = models.UUIDField(help_text="The seller.")
 
     class Meta:
@@ -64,9 +65,7 @@ class Order(VersionedModel):
     ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
     expires_at = models.DateTimeField()
-    price = models.DecimalField(
-        max_digits=12, decimal_places=2, help_text="The ticket's price when it was reserved: what the buyer pays."
-    )
+    price = MoneyField(help_text="The ticket's price when it was reserved: what the buyer pays.")
     cancel_reason = models.CharField(
         max_length=20,
         choices=CancelReason.choices,

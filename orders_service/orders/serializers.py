@@ -61,7 +61,7 @@ class OrderTicketSerializer(serializers.Serializer):
 
     id = serializers.UUIDField(source="ticket_id", read_only=True)
     title = serializers.CharField(source="ticket.title", read_only=True)
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    price = serializers.DecimalField(max_digits=money.MAX_DIGITS, decimal_places=money.DECIMAL_PLACES, read_only=True)
 
 
 class OrderSerializer(serializers.Serializer):

@@ -20,8 +20,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerialize
 from ticketing_shared import money
 from ticketing_shared.events.registry import Event, PoisonMessage
 
-MONEY_MAX_DIGITS, MONEY_DECIMAL_PLACES = money.MAX_DIGITS, money.DECIMAL_PLACES
-
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=money.MAX_DIGITS, decimal_places=money.DECIMAL_PLACES,
