@@ -139,6 +139,7 @@ def test_paying_posts_the_stripe_token_and_waits_for_the_order_to_complete(signe
 
     assert response["Location"] == f"/orders/{order['id']}"
     assert bearer(api.calls[0]) == "Bearer access-1"
+    assert api.calls[0].request.headers["Idempotency-Key"], "a payment may be sent again safely"
     assert len(api.calls) == 3
     assert flashes(response) == ["Payment received. The ticket is yours!"]
 

@@ -347,6 +347,18 @@ def test_buying_a_ticket_the_orders_service_has_not_heard_of_yet_waits_for_it(si
 
     assert response["Location"] == f"/orders/{order['id']}"
     assert len(api.calls) == 2
+    keys = {call.request.headers["Idempotency-Key"] for call in api.calls}
+    assert len(keys) == 1, "a retry is the same request: one order at most"
+
+
+def test_each_purchase_is_its_own_request(signed_in, api):
+    for _ in range(2):
+        api.post(f"{ORDERS}/api/orders", status=201, json=order_json())
+    client = signed_in()
+    buy(client, ticket_json()["id"])
+    buy(client, ticket_json()["id"])
+
+    assert len({call.request.headers["Idempotency-Key"] for call in api.calls}) == 2
 
 
 def test_buying_a_reserved_ticket_explains_why_not(signed_in, api):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -286,6 +287,12 @@ class Page(Generic[T]):
             number=number,
             size=size,
         )
+
+
+def idempotency_key() -> dict[str, str]:
+    """The header that makes a POST safe to send again: the orders and payments services answer
+    a repeat of the same key and body with the first response, and change nothing."""
+    return {"Idempotency-Key": str(uuid.uuid4())}
 
 
 def page_params(number: int, size: int) -> dict[str, int]:

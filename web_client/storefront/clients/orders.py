@@ -10,7 +10,14 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from storefront.clients.base import Page, ServiceClient, money_str, page_params, retry_while_not_found
+from storefront.clients.base import (
+    Page,
+    ServiceClient,
+    idempotency_key,
+    money_str,
+    page_params,
+    retry_while_not_found,
+)
 
 PENDING = ("created", "awaiting_payment")
 
@@ -84,7 +91,10 @@ class OrdersClient(ServiceClient):
         A ticket listed a moment ago may not have reached the orders service yet.
         """
         body = {"ticket_id": ticket_id, "expected_total": money_str(expected_total)}
-        response = retry_while_not_found(lambda: self.request("POST", "/api/orders", json=body, authenticated=True))
+        once = idempotency_key()  # every retry of this reservation is the same request
+        response = retry_while_not_found(
+            lambda: self.request("POST", "/api/orders", json=body, authenticated=True, headers=once)
+        )
         return Order.from_api(response.json())
 
     def list_mine(self, *, page: int = 1, size: int = 20) -> Page[Order]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from storefront.clients.base import ServiceClient, retry_while_not_found
+from storefront.clients.base import ServiceClient, idempotency_key, retry_while_not_found
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,14 @@ class PaymentsClient(ServiceClient):
         have reached the payments service yet, so its 404 is retried for a moment;
         the order id doubles as Stripe's idempotency key, so a retry never charges twice.
         """
+        once = idempotency_key()  # every retry of this payment is the same request: never a second charge
         response = retry_while_not_found(
             lambda: self.request(
                 "POST",
                 "/api/payments",
                 json={"order_id": order_id, "payment_method": payment_method},
                 authenticated=True,
+                headers=once,
             )
         )
         body = response.json()
