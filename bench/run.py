@@ -37,7 +37,7 @@ from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from ticketing_shared.events import publish  # noqa: E402
+from ticketing_shared.events.outbox import record_event  # noqa: E402
 from ticketing_shared.events.models import OutboxEvent  # noqa: E402
 from ticketing_shared.events.relay import relay_outbox  # noqa: E402
 
@@ -114,13 +114,13 @@ def commit_to_consumer_latency(samples: int = 200) -> list[float]:
         }
     )
     with transaction.atomic():  # warm-up event: creates the topic and joins the group
-        publish(aggregate_type="bench", aggregate_id="warmup", event_type=event_type, data={"n": -1})
+        record_event(aggregate_type="bench", aggregate_id="warmup", event_type=event_type, data={"n": -1})
     consumer.subscribe([event_type])
     _receive(consumer, -1, timeout=30)
     latencies = []
     for n in range(samples):
         with transaction.atomic():
-            publish(aggregate_type="bench", aggregate_id=str(n), event_type=event_type, data={"n": n})
+            record_event(aggregate_type="bench", aggregate_id=str(n), event_type=event_type, data={"n": n})
         committed = time.perf_counter()
         _receive(consumer, n, timeout=10)
         latencies.append((time.perf_counter() - committed) * 1000)
