@@ -37,8 +37,8 @@ from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from ticketing_shared.events.outbox import record_event  # noqa: E402
 from ticketing_shared.events.models import OutboxEvent  # noqa: E402
+from ticketing_shared.events.outbox import record_event  # noqa: E402
 from ticketing_shared.events.relay import relay_outbox  # noqa: E402
 
 
