@@ -82,7 +82,14 @@ def signin(request: Request) -> Response:
     return Response(_session(user))
 
 
-@extend_schema(request=RefreshSerializer, responses={204: None})
+@extend_schema(
+    request=RefreshSerializer,
+    responses={
+        204: None,
+        401: OpenApiResponse(description="A bad access token, or a refresh token that is not a live one"),
+        403: OpenApiResponse(description="The refresh token belongs to another user than the access token's"),
+    },
+)
 @api_view(["POST"])
 @authentication_classes([JWTAuthentication])
 @permission_classes([AllowAny])
@@ -109,7 +116,11 @@ def currentuser(request: Request) -> Response:
     return Response({"current_user": user})
 
 
-@extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer})
+@extend_schema(
+    request=RefreshSerializer,
+    responses={200: TokenPairSerializer,
+               401: OpenApiResponse(description="Dead, expired or malformed token, or its account is inactive")},
+)
 @api_view(["POST"])
 @authentication_classes([TokenInBody])
 @permission_classes([AllowAny])

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from orders.models import Order
 from ticketing_shared import money
+from ticketing_shared.openapi import MoneySchemaMixin, MoneyStringField
 
 
 class UUIDStringField(serializers.UUIDField):
@@ -17,7 +18,7 @@ class UUIDStringField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
-class MoneyField(serializers.DecimalField):
+class MoneyField(MoneySchemaMixin, serializers.DecimalField):
     """Money in: a decimal string (``"10.00"``) or a number, not negative, at most two places,
     within the suite's one money precision. ``null`` means "not given"; ``""``, ``true`` or a list are invalid."""
 
@@ -61,7 +62,7 @@ class OrderTicketSerializer(serializers.Serializer):
 
     id = serializers.UUIDField(source="ticket_id", read_only=True)
     title = serializers.CharField(source="ticket.title", read_only=True)
-    price = serializers.DecimalField(max_digits=money.MAX_DIGITS, decimal_places=money.DECIMAL_PLACES, read_only=True)
+    price = MoneyStringField()
 
 
 class OrderSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from payments.models import Payment
+from ticketing_shared.openapi import MoneyStringField
 
 
 class PaymentCreateSerializer(serializers.Serializer):
@@ -17,6 +18,7 @@ class PaymentCreateSerializer(serializers.Serializer):
 
 class PaymentSerializer(serializers.ModelSerializer):
     order_id = serializers.UUIDField(read_only=True)
+    amount = MoneyStringField()
 
     class Meta:
         model = Payment

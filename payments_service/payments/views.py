@@ -69,6 +69,8 @@ def _pay(request: Request) -> Response:
 
 @extend_schema(
     request=None,
+    parameters=[OpenApiParameter("Stripe-Signature", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                                 description="Stripe's signature of the body (STRIPE_WEBHOOK_SECRET)")],
     responses={
         200: OpenApiResponse(description="Event received (`ignored: true` for an event type we do not act on)"),
         400: OpenApiResponse(description="Bad signature, or a signed payload that is not an event we can use"),

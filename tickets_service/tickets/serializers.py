@@ -3,24 +3,27 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ticketing_shared.money import money_str as money
+from ticketing_shared.openapi import MoneySchemaMixin
 from tickets.models import PRICE_MAX, TITLE_MAX_LENGTH, Ticket
 
 CENT = Decimal("0.01")
 
 
-@extend_schema_field(OpenApiTypes.DECIMAL)
-class PriceField(serializers.Field):
+class PriceField(MoneySchemaMixin, serializers.Field):
     """Money: a number or a decimal string in, a string with two places (``"20.00"``) out.
 
     ``20``, ``"20.5"`` and ``"20.500"`` are fine; ``20.005`` is refused rather than rounded.
     """
 
     MAX_INPUT_LENGTH = 50
+    # More than 0, at most 1,000,000.00, two places at most (the OpenAPI document's input schema).
+    money_input_pattern = r"^(0\.(0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,5}(\.[0-9]{1,2})?|1000000(\.00?)?)$"
+    money_minimum = 0
+    money_exclusive_minimum = True
+    money_maximum = float(PRICE_MAX)
     default_error_messages = {
         "invalid": "A valid number is required.",
         "min_value": "Price must be greater than 0.",

@@ -209,6 +209,11 @@ def service_settings(
             "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
             "REDOC_DIST": "SIDECAR",
             "COMPONENT_SPLIT_REQUEST": True,
+            # Every operation's failures, with the one error shape (ticketing_shared.openapi).
+            "POSTPROCESSING_HOOKS": [
+                "drf_spectacular.hooks.postprocess_schema_enums",
+                "ticketing_shared.openapi.error_responses",
+            ],
             "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
             "SERVE_AUTHENTICATION": [],
         },
