@@ -4,23 +4,34 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Reinstall only when a requirement changes.
-STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements-dev.txt $(wildcard */requirements.txt) libs/ticketing_shared/pyproject.toml
+# Two requirement sets, each with its stamp so pip runs only when one of its files changes:
+# what running the suite needs (requirements.txt: `make dev`, `make bench`) and what the
+# tests and lint add (requirements-dev.txt: `make test`, `make lint`).
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+RUN_REQUIREMENTS := requirements.txt $(filter-out helm/requirements.txt,$(wildcard */requirements.txt)) \
+	libs/ticketing_shared/pyproject.toml
+DEV_REQUIREMENTS := requirements-dev.txt helm/requirements.txt
 
-.PHONY: install dev test bench chaos lint docs images clean
+.PHONY: install install-run dev test bench chaos lint docs images clean
 
-install: $(STAMP)
+# Everything; `make install-run` only what `make dev` needs.
+install: $(DEV_STAMP)
+install-run: $(RUN_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(REQUIREMENTS) | $(PY)
+$(RUN_STAMP): $(RUN_REQUIREMENTS) | $(PY)
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) $(DEV_REQUIREMENTS)
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
-dev: install
-	exec $(PY) -m devstack dev
+dev: install-run
+	@exec $(PY) -m devstack dev
 
 # The browser tests drive Debian's Chromium; install it where it is missing (CI machines).
 CHROMIUM := /usr/bin/chromium
@@ -37,7 +48,7 @@ test: install $(CHROMIUM)
 test-%: install $(CHROMIUM)
 	$(PY) -m devstack test $*
 
-bench: install
+bench: install-run
 	$(PY) -m devstack bench
 
 # Faults under a purchase load, then the cross-service audit (`make test` runs a short form).
@@ -48,7 +59,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 # The event contract's documents, generated from ticketing_shared/events/schemas.py.
-docs: install
+docs: install-run
 	$(PY) -m ticketing_shared.events.asyncapi --write docs/
 
 # One image per service, built from the repository root (each needs libs/ticketing_shared).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from devstack import profiles, stack
 from devstack.infra import ensure_jwt_keys
@@ -14,6 +15,7 @@ from devstack.supervisor import StartupError, Supervisor, raise_on_signals
 
 
 def dev() -> int:
+    started = time.monotonic()
     profile = profiles.load("dev")
     services = existing()
     sup = Supervisor()
@@ -21,7 +23,7 @@ def dev() -> int:
     try:
         stack.start_infra(sup, profile, services)
         stack.start_services(sup, profile, services)
-        print(_banner(profile, services), flush=True)
+        print(_banner(profile, services, time.monotonic() - started), flush=True)
         return sup.wait()  # a process that dies meanwhile is restarted, as Kubernetes would
     except StartupError as error:
         sup.say(f"error: {error}")
@@ -81,9 +83,9 @@ def bench() -> int:
     return code
 
 
-def _banner(profile: Profile, services: list[Service]) -> str:
+def _banner(profile: Profile, services: list[Service], seconds: float) -> str:
     email, password = operator()
-    lines = ["", "  The ticketing stack is up.", ""]
+    lines = ["", f"  The ticketing stack is up (started in {seconds:.1f} s).", ""]
     web = [f"  {'web client':<16} {url(s, profile)}/" for s in services if not s.backend]
     lines += web or ["  (no web client yet)"]
     lines += [

@@ -49,10 +49,38 @@ def wait_for(check: Callable[[], bool], *, what: str, watch: Iterable[Child] = (
         time.sleep(0.1)
 
 
-def ensure_ports_free(ports: dict[str, int]) -> None:
-    """Fail before starting anything when a port is taken, naming the variable that moves it."""
-    busy = [f"{name} port {port}" for name, port in ports.items() if port_open(port)]
+def port_taken(port: int) -> bool:
+    """Something listens on it, or holds it bound (a server that failed to start would collide)."""
+    if port_open(port):
+        return True
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT leftover is no obstacle
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def ensure_ports_free(ports: dict[str, int], *, command: str = "make dev") -> None:
+    """Fail before starting anything when a port is taken, naming the variable that moves it.
+
+    ``ports`` maps each port's environment variable (``POSTGRES_PORT``) to its value.
+    """
+    busy = {variable: port for variable, port in ports.items() if port_taken(port)}
     if busy:
+        lines = [f"port {port} is already in use (set by {variable})" for variable, port in busy.items()]
+        example = " ".join(f"{variable}={_free_near(port, set(ports.values()))}" for variable, port in busy.items())
         raise StartupError(
-            "already in use: " + ", ".join(busy) + " (another stack running? set <NAME>_PORT to move it)"
+            "\n".join(lines)
+            + "\nAnother stack may be running: stop it, or pick free ports, e.g. "
+            + f"`{example} {command}`"
         )
+
+
+def _free_near(port: int, avoid: set[int]) -> int:
+    """A free port a few hundred above ``port`` (below the ephemeral range where possible), for the hint."""
+    for candidate in range(port + 100, min(port + 5000, 65535), 100):
+        if candidate not in avoid and not port_taken(candidate):
+            return candidate
+    return port

@@ -48,6 +48,10 @@ class Profile:
         """``key`` is ``POSTGRES``, ``AUTH``...; read from ``[TEST_]<KEY>_PORT`` at load time."""
         return self.ports[key.upper()]
 
+    def port_variable(self, key: str) -> str:
+        """The environment variable that sets a port: ``POSTGRES_PORT``, ``TEST_AUTH_PORT``..."""
+        return f"{self.env_prefix}{key.upper()}_PORT"
+
     def setting(self, name: str) -> str:
         """A non-port setting such as ``ORDER_EXPIRATION_SECONDS``, with this profile's prefix."""
         return os.environ.get(self.env_prefix + name, _DEFAULT_SETTINGS[self.name][name])

@@ -28,7 +28,9 @@ def start_infra(
 ) -> None:
     """Check ports, wipe a fresh profile's data, start the infrastructure and create the databases."""
     ours = [name for name in INFRA_PORTS if name not in infra.external()]
-    ensure_ports_free({name: profile.port(name) for name in (*ours, *(s.name for s in services))})
+    names = (*ours, *(s.name for s in services))
+    command = "make dev" if profile.name == "dev" else "make test"
+    ensure_ports_free({profile.port_variable(name): profile.port(name) for name in names}, command=command)
     if profile.fresh:
         shutil.rmtree(profile.data_dir, ignore_errors=True)
     started = time.monotonic()

@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import profiles, stack
+from devstack import profiles, stack, tools
 from devstack.profiles import ROOT, Profile
 from devstack.services import SERVICES, Service, base_env, existing
 from devstack.supervisor import StartupError, Supervisor, raise_on_signals
 
 SHARED_REDIS_DB = 6
 E2E = "e2e"
+HELM = "helm"  # its tests find the pinned helm binary (devstack.tools) first on PATH
 CHAOS = "chaos"  # last: it stops the shared stack and starts one of its own on the same ports
 # A developer's shell may hold real keys: unit tests must generate their own.
 _UNIT_ENV_DROPPED = ("JWT_PRIVATE_KEY_FILE", "JWT_PUBLIC_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", "JWT_JWKS_URL")
@@ -54,7 +55,7 @@ def all_suites() -> list[Suite]:
         Suite("shared", ROOT / "libs" / "ticketing_shared", database="shared", redis_db=SHARED_REDIS_DB),
         *(Suite(s.name, s.path, database=s.name, redis_db=s.redis_db) for s in SERVICES),
         Suite(E2E, ROOT / E2E, database="", redis_db=0),
-        Suite("helm", ROOT / "helm", database="", redis_db=0, needs_infra=False),
+        Suite(HELM, ROOT / "helm", database="", redis_db=0, needs_infra=False),
         Suite("devstack", ROOT / "devstack", database="", redis_db=0, needs_infra=False),
         Suite(CHAOS, ROOT / CHAOS, database="", redis_db=0, needs_infra=False),
     ]
@@ -108,6 +109,15 @@ def _run_all(
         elif suite.name == CHAOS:
             sup.stop()
             results.append(_chaos(suite))
+        elif suite.name == HELM:
+            try:
+                helm = tools.ensure_helm()
+            except tools.ToolError as error:
+                print(f"devstack: {suite.name}: {error}", flush=True)
+                results.append(Result(suite.name, "error: no helm binary"))
+                continue
+            env = {**os.environ, "PATH": os.pathsep.join([str(helm.parent), os.environ.get("PATH", "")])}
+            results.append(_pytest(suite, [], cwd=suite.folder, env=env))
         else:
             env = _unit_env(suite, profile) if suite.needs_infra else dict(os.environ)
             results.append(_pytest(suite, [], cwd=suite.folder, env=env))

