@@ -24,7 +24,7 @@ from devstack.profiles import ROOT, load
 from devstack.supervisor import STOP_TIMEOUT
 
 KEYS = list(load("dev").ports)  # POSTGRES, REDIS, ... WEB, AUTH ...
-STARTUP_TIMEOUT = 240.0  # migrations on a busy 2-core machine
+STARTUP_TIMEOUT = 420.0  # migrations on a 2-core machine shared with other test runs
 # Two services cover every kind of process: gunicorn with its workers (both), Celery
 # worker and beat, and a Kafka consumer (tickets).
 SERVICES = "auth,tickets"
