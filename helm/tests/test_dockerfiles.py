@@ -80,8 +80,11 @@ def test_a_service_serves_with_gunicorn_on_the_port_the_chart_probes():
 def test_the_stripe_double_is_the_localstripe_of_the_local_stack():
     double = stage("stripe-double")
     assert "COPY docker/stripe-double-requirements.txt /build/requirements.txt" in double
-    pins = {line for line in (REPO / "docker" / "stripe-double-requirements.txt").read_text().splitlines()
-            if line and not line.startswith("#")}
+    pins = {
+        line
+        for line in (REPO / "docker" / "stripe-double-requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     dev = set((REPO / "requirements-dev.txt").read_text().splitlines())
     assert pins == {next(line for line in dev if line.startswith("localstripe=="))}
     assert f"EXPOSE {VALUES['stripeDouble']['port']}" in double
@@ -99,7 +102,11 @@ def test_the_build_context_is_kept_to_what_the_images_need():
 def test_make_images_builds_every_image_with_the_chart_s_names_and_version():
     result = subprocess.run(
         ["make", "-n", "images", "REGISTRY=registry.example.com", "IMAGE_REPOSITORY=acme/shop"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
@@ -107,7 +114,7 @@ def test_make_images_builds_every_image_with_the_chart_s_names_and_version():
     images = re.search(r"for image in ([^;]+);", result.stdout).group(1).split()
     names = ["auth", "tickets", "orders", "payments", "expiration", "web-client"]
     assert images == [*(f"{name}:{folder}" for name, folder in zip(names, FOLDERS, strict=True)), "stripe-double:"]
-    assert "stripe-double:" in result.stdout and '--target $name' in result.stdout
+    assert "stripe-double:" in result.stdout and "--target $name" in result.stdout
 
 
 def test_make_push_refuses_without_a_registry():

@@ -31,10 +31,18 @@ def event_classes() -> dict[str, tuple[str, str]]:
     for node in ast.parse(SCHEMAS).body:
         if not isinstance(node, ast.ClassDef):
             continue
-        own = {target.id: stmt.value.value for stmt in node.body if isinstance(stmt, ast.Assign)
-               for target in stmt.targets if isinstance(target, ast.Name) and target.id in ("topic", "source")
-               and isinstance(stmt.value, ast.Constant)}
-        inherited = next((fields[base.id] for base in node.bases if isinstance(base, ast.Name) and base.id in fields), {})
+        own = {
+            target.id: stmt.value.value
+            for stmt in node.body
+            if isinstance(stmt, ast.Assign)
+            for target in stmt.targets
+            if isinstance(target, ast.Name)
+            and target.id in ("topic", "source")
+            and isinstance(stmt.value, ast.Constant)
+        }
+        inherited = next(
+            (fields[base.id] for base in node.bases if isinstance(base, ast.Name) and base.id in fields), {}
+        )
         fields[node.name] = {**inherited, **own}
     classes = {name: (f["topic"], f["source"]) for name, f in fields.items() if "topic" in f and "source" in f}
     assert len(classes) >= 8, classes
@@ -84,7 +92,10 @@ def test_the_trial_runs_the_stripe_test_double_and_points_payments_and_the_store
     # It signs the webhooks it sends payments with the release's webhook secret.
     env = env_of(container)
     assert env["WEBHOOK_URL"]["value"] == f"http://{PREFIX}-payments/api/payments/webhook"
-    assert env["STRIPE_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": f"{PREFIX}-stripe", "key": "webhook-secret"}
+    assert env["STRIPE_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": f"{PREFIX}-stripe",
+        "key": "webhook-secret",
+    }
     assert default.get("Service", f"{PREFIX}-stripe-double")["spec"]["ports"][0]["port"] == 8420
     assert config_of(default, "payments")["STRIPE_API_BASE"] == f"http://{PREFIX}-stripe-double:8420"
     client = config_of(default, "web-client")
@@ -107,8 +118,17 @@ def test_production_values_run_no_double_and_require_the_keys(render, template):
 
 
 def test_the_schema_refuses_keys_that_are_not_stripe_keys(template):
-    result = template(*FAST, "--set", "stripeDouble.enabled=false", "--set", "stripe.secretKey=hunter2",
-                      "--set", "stripe.webhookSecret=whsec_x", "--set", "stripe.publishableKey=pk_test_x")
+    result = template(
+        *FAST,
+        "--set",
+        "stripeDouble.enabled=false",
+        "--set",
+        "stripe.secretKey=hunter2",
+        "--set",
+        "stripe.webhookSecret=whsec_x",
+        "--set",
+        "stripe.publishableKey=pk_test_x",
+    )
     assert result.returncode != 0
     assert "/stripe/secretKey" in result.stderr
 
@@ -158,9 +178,21 @@ def test_every_value_has_a_schema():
         (["--set", "externalDatabase.host=db"], "set postgresql.enabled=false to use the external database"),
         (["--set", "externalRedis.host=r"], "set redis.enabled=false"),
         (["--set", "externalKafka.bootstrapServers=k:9092"], "set kafka.enabled=false"),
-        (["--set", "ingress.enabled=false", "--set", "ingress.tls=true"], "ingress.tls is true while ingress.enabled is false"),
-        (["--set", "orders.web.autoscaling.enabled=true", "--set", "orders.web.autoscaling.minReplicas=5",
-          "--set", "orders.web.autoscaling.maxReplicas=2"], "orders.web.autoscaling.minReplicas (5) is above maxReplicas (2)"),
+        (
+            ["--set", "ingress.enabled=false", "--set", "ingress.tls=true"],
+            "ingress.tls is true while ingress.enabled is false",
+        ),
+        (
+            [
+                "--set",
+                "orders.web.autoscaling.enabled=true",
+                "--set",
+                "orders.web.autoscaling.minReplicas=5",
+                "--set",
+                "orders.web.autoscaling.maxReplicas=2",
+            ],
+            "orders.web.autoscaling.minReplicas (5) is above maxReplicas (2)",
+        ),
         (["--set", "metrics.enabled=false", "--set", "metrics.serviceMonitor.enabled=true"], "needs metrics.enabled"),
     ],
     ids=["double-and-keys", "double-and-api-base", "database", "redis", "kafka", "tls", "autoscaling", "monitor"],
@@ -215,7 +247,9 @@ def test_every_backend_signs_in_to_kafka_as_its_own_user(default):
                 continue
             for container in containers(workload):
                 assert env_of(container)["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-                    "name": f"{PREFIX}-kafka-users", "key": f"{service}-password"}
+                    "name": f"{PREFIX}-kafka-users",
+                    "key": f"{service}-password",
+                }
         assert len(users[f"{PREFIX}-kafka-users/{service}-password"]) >= 32
     assert len(users[f"{PREFIX}-kafka-users/admin-password"]) >= 32
     assert "KAFKA_SASL_USERNAME" not in config_of(default, "web-client")
@@ -263,9 +297,15 @@ def policy(manifests, name):
 def test_network_policies_deny_by_default_and_open_only_what_the_services_use(default):
     deny = policy(default, "default-deny")
     assert deny["ingress"] == [] and deny["policyTypes"] == ["Ingress"]
-    assert deny["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "ticketing", "app.kubernetes.io/instance": "shop"}
-    for name, port, client in (("postgresql", 5432, "database-client"), ("redis", 6379, "redis-client"),
-                               ("kafka", 9092, "kafka-client")):
+    assert deny["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "ticketing",
+        "app.kubernetes.io/instance": "shop",
+    }
+    for name, port, client in (
+        ("postgresql", 5432, "database-client"),
+        ("redis", 6379, "redis-client"),
+        ("kafka", 9092, "kafka-client"),
+    ):
         (rule,) = policy(default, name)["ingress"]
         assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
         (peer,) = rule["from"]
@@ -278,7 +318,9 @@ def test_only_the_ingress_controller_and_the_release_reach_the_web_pods_and_metr
         assert site["ports"] == [{"port": "http", "protocol": "TCP"}]
         assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in site["from"]
         assert metrics["ports"] == [{"port": "metrics", "protocol": "TCP"}]
-        assert metrics["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+        assert metrics["from"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ]
 
 
 def test_the_pods_carry_the_labels_of_what_they_may_reach(default):
@@ -288,11 +330,16 @@ def test_the_pods_carry_the_labels_of_what_they_may_reach(default):
         backend = component.split("-")[0] in BACKENDS
         assert ("ticketing.io/database-client" in labels) == backend, component
         assert ("ticketing.io/kafka-client" in labels) == (backend or component == "kafka-setup"), component
-    assert "ticketing.io/redis-client" in default.get("Deployment", f"{PREFIX}-web-client")["spec"]["template"]["metadata"]["labels"]
+    assert (
+        "ticketing.io/redis-client"
+        in default.get("Deployment", f"{PREFIX}-web-client")["spec"]["template"]["metadata"]["labels"]
+    )
     # Consumers, workers and beat take no connections: only the default deny selects them.
     policies = default.of_kind("NetworkPolicy")
     for name in ("tickets-consumer", "orders-worker", "payments-beat"):
-        selecting = [p for p in policies if p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == name]
+        selecting = [
+            p for p in policies if p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == name
+        ]
         assert selecting == []
 
 
@@ -319,14 +366,20 @@ def test_every_process_has_probes_resources_and_runs_as_non_root(default):
 
 def test_every_multi_replica_workload_has_a_disruption_budget(render):
     manifests = render(*FAST, "-f", str(CHART / "examples" / "external-infra.yaml"))
-    budgets = {b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] for b in manifests.of_kind("PodDisruptionBudget")}
+    budgets = {
+        b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+        for b in manifests.of_kind("PodDisruptionBudget")
+    }
     for deployment in manifests.of_kind("Deployment"):
         component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
         if deployment["spec"].get("replicas", 2) > 1:  # an autoscaled one has no replicas field
             assert component in budgets, component
     assert "tickets-consumer" in budgets and "orders-worker" in budgets
     assert not any(budget.endswith("-beat") for budget in budgets)
-    single = {b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] for b in render(*FAST).of_kind("PodDisruptionBudget")}
+    single = {
+        b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+        for b in render(*FAST).of_kind("PodDisruptionBudget")
+    }
     assert "tickets-consumer" not in single  # one replica: nothing to budget
 
 
@@ -338,7 +391,10 @@ def test_web_pods_wait_before_stopping_so_no_request_is_cut(default):
         spec = pod_spec(deployment)
         (container,) = spec["containers"]
         assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(values["web"]["preStopSeconds"])]
-        assert spec["terminationGracePeriodSeconds"] > values["web"]["preStopSeconds"] + values["web"]["gunicorn"]["gracefulTimeout"]
+        assert (
+            spec["terminationGracePeriodSeconds"]
+            > values["web"]["preStopSeconds"] + values["web"]["gunicorn"]["gracefulTimeout"]
+        )
 
 
 def test_the_services_believe_forwarded_addresses_only_from_the_configured_proxies(default, render):
@@ -351,8 +407,10 @@ def test_the_services_believe_forwarded_addresses_only_from_the_configured_proxi
 
 
 def pod_templates(manifests) -> dict[str, str]:
-    return {w["metadata"]["name"]: json.dumps(w["spec"]["template"], sort_keys=True)
-            for w in [*manifests.of_kind("Deployment"), *manifests.of_kind("StatefulSet")]}
+    return {
+        w["metadata"]["name"]: json.dumps(w["spec"]["template"], sort_keys=True)
+        for w in [*manifests.of_kind("Deployment"), *manifests.of_kind("StatefulSet")]
+    }
 
 
 def test_pod_templates_hold_no_revision_and_nothing_random(render):
@@ -362,7 +420,11 @@ def test_pod_templates_hold_no_revision_and_nothing_random(render):
     assert pod_templates(first) == pod_templates(second)
     for name, template in pod_templates(first).items():
         assert "migrate-1" not in template and "setup-1" not in template, name
-    uses = [path.name for path in (CHART / "templates").rglob("*") if path.is_file() and "Release.Revision" in path.read_text()]
+    uses = [
+        path.name
+        for path in (CHART / "templates").rglob("*")
+        if path.is_file() and "Release.Revision" in path.read_text()
+    ]
     assert sorted(uses) == ["NOTES.txt", "_workloads.tpl", "setup-job.yaml"]
     workloads = (CHART / "templates" / "_workloads.tpl").read_text()
     assert workloads.count("Release.Revision") == 1  # the migration Job's name
@@ -392,8 +454,13 @@ def test_migration_jobs_log_their_errors_and_fail_in_bounded_time(default):
 
 
 def test_the_service_monitor_scrapes_the_metrics_port_through_headless_services(render):
-    manifests = render(*FAST, "--set", "metrics.serviceMonitor.enabled=true", "--set-json",
-                       'metrics.serviceMonitor.labels={"release":"prometheus"}')
+    manifests = render(
+        *FAST,
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set-json",
+        'metrics.serviceMonitor.labels={"release":"prometheus"}',
+    )
     (monitor,) = manifests.of_kind("ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     (endpoint,) = monitor["spec"]["endpoints"]
@@ -416,8 +483,15 @@ def test_the_dashboard_shows_the_metrics_the_services_export(render):
     assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads(config["data"]["ticketing.json"])
     titles = {panel["title"] for panel in dashboard["panels"]}
-    assert {"Requests per second", "Request latency (p50, p95)", "Outbox backlog", "Oldest unpublished event",
-            "Consumer lag", "Dead letters", "Reservations per minute"} <= titles
+    assert {
+        "Requests per second",
+        "Request latency (p50, p95)",
+        "Outbox backlog",
+        "Oldest unpublished event",
+        "Consumer lag",
+        "Dead letters",
+        "Reservations per minute",
+    } <= titles
     exported = set(re.findall(r'(?:Counter|Histogram)\("(\w+)"', METRICS))
     exported |= set(re.findall(r'GaugeMetricFamily\(\s*"(\w+)"', METRICS))
     exported |= {f"{name}_total" for name in re.findall(r'CounterMetricFamily\(\s*"(\w+)"', METRICS)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 import yaml
 
 from .chart import CHART, REPO
@@ -103,13 +102,16 @@ def test_the_release_pushes_every_image_with_the_version_and_the_chart_as_oci():
     assert meta["with"]["tags"].strip() == "type=raw,value=${{ needs.version.outputs.version }}"
     chart = "\n".join(step.get("run", "") for step in jobs["chart"]["steps"])
     assert jobs["chart"]["needs"] == ["version", "images"]
-    assert 'helm push "dist/ticketing-${{ needs.version.outputs.version }}.tgz" "oci://ghcr.io/${GITHUB_REPOSITORY,,}/charts"' in chart
+    assert (
+        'helm push "dist/ticketing-${{ needs.version.outputs.version }}.tgz" "oci://ghcr.io/${GITHUB_REPOSITORY,,}/charts"'
+        in chart
+    )
 
 
 def test_the_release_s_edits_of_values_find_the_lines_they_change():
     """The release sets image.registry and image.repository by sed: each pattern must match one line."""
     chart = "\n".join(step.get("run", "") for step in load("release.yml")["jobs"]["chart"]["steps"])
-    assert "s|^  registry: \"\"$|  registry: ghcr.io|" in chart
+    assert 's|^  registry: ""$|  registry: ghcr.io|' in chart
     lines = (CHART / "values.yaml").read_text().splitlines()
     assert lines.count('  registry: ""') == 1
     assert lines.count("  repository: ticketing") == 1
