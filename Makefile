@@ -62,18 +62,37 @@ lint: install
 docs: install-run
 	$(PY) -m ticketing_shared.events.asyncapi --write docs/
 
-# One image per service, built from the repository root (each needs libs/ticketing_shared).
-IMAGE_PREFIX ?= ticketing
-IMAGE_TAG ?= dev
+# The images, from the root Dockerfile, named as the chart pulls them:
+# $(REGISTRY)/$(IMAGE_REPOSITORY)/<image>:$(IMAGE_TAG), the tag defaulting to the chart's
+# appVersion. `make images` builds (REGISTRY=localhost for a local cluster), `make push
+# REGISTRY=ghcr.io IMAGE_REPOSITORY=<owner>/<repo>` builds and pushes, `make kind-load`
+# copies the local build into a kind cluster. The stripe-double image is the Stripe test
+# double a trial install runs.
+.PHONY: push kind-load
+APP_VERSION := $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*$$/\1/p' helm/Chart.yaml)
+REGISTRY ?= localhost
+IMAGE_REPOSITORY ?= ticketing
+IMAGE_TAG ?= $(APP_VERSION)
+KIND_CLUSTER ?= kind
 IMAGES := auth:auth_service tickets:tickets_service orders:orders_service payments:payments_service \
-	expiration:expiration_service web-client:web_client
+	expiration:expiration_service web-client:web_client stripe-double:
+IMAGE_NAMES := $(foreach image,$(IMAGES),$(REGISTRY)/$(IMAGE_REPOSITORY)/$(firstword $(subst :, ,$(image))):$(IMAGE_TAG))
 
 images:
 	@command -v docker >/dev/null || { echo "make images needs a Docker engine"; exit 1; }
 	set -e; for image in $(IMAGES); do \
 		name=$${image%%:*}; folder=$${image#*:}; \
-		DOCKER_BUILDKIT=1 docker build -f $$folder/Dockerfile -t $(IMAGE_PREFIX)/$$name:$(IMAGE_TAG) .; \
+		if [ -n "$$folder" ]; then build="--build-arg SERVICE=$$folder"; else build="--target $$name"; fi; \
+		DOCKER_BUILDKIT=1 docker build $$build -t $(REGISTRY)/$(IMAGE_REPOSITORY)/$$name:$(IMAGE_TAG) .; \
 	done
+
+push:
+	@[ "$(REGISTRY)" != localhost ] || { echo "make push needs REGISTRY=<registry> (and IMAGE_REPOSITORY=<owner>/<repo>)"; exit 1; }
+	$(MAKE) images
+	set -e; for name in $(IMAGE_NAMES); do docker push $$name; done
+
+kind-load:
+	set -e; for name in $(IMAGE_NAMES); do kind load docker-image --name $(KIND_CLUSTER) $$name; done
 
 clean:
 	rm -rf .data

@@ -109,7 +109,7 @@ Usage: include "ticketing.service.image" (dict "service" "tickets" "context" $)
 {{- define "ticketing.service.image" -}}
 {{- $values := .context.Values -}}
 {{- $own := (index $values .service).image | default dict -}}
-{{- $registry := coalesce $values.global.imageRegistry $own.registry $values.image.registry -}}
+{{- $registry := include "ticketing.image.registry" (dict "own" $own "context" .context) -}}
 {{- $repository := $own.repository | default (printf "%s/%s" $values.image.repository (include "ticketing.service.name" .service)) -}}
 {{- $digest := $own.digest | default $values.image.digest -}}
 {{- $tag := $own.tag | default $values.image.tag | default .context.Chart.AppVersion | toString -}}
@@ -118,6 +118,19 @@ Usage: include "ticketing.service.image" (dict "service" "tickets" "context" $)
 {{- else -}}
 {{- printf "%s/%s:%s" $registry $repository $tag -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Where the project's images are: there is no default, so an install never pulls from a
+registry nobody pushed to. Usage: include "ticketing.image.registry" (dict "own" $image "context" $)
+*/}}
+{{- define "ticketing.image.registry" -}}
+{{- $values := .context.Values -}}
+{{- $registry := coalesce $values.global.imageRegistry .own.registry $values.image.registry -}}
+{{- if not $registry -}}
+{{- fail "image.registry is not set: say where the ticketing images are, e.g. --set image.registry=ghcr.io --set image.repository=<owner>/<repo> for released images, or --set image.registry=localhost after `make images` (see helm/README.md)" -}}
+{{- end -}}
+{{- $registry -}}
 {{- end -}}
 
 {{/* An infrastructure image (postgresql, kafka, redis). Usage: include "ticketing.infra.image" (dict "image" .Values.kafka.image "context" $) */}}
@@ -174,6 +187,29 @@ Usage: include "ticketing.secrets.keep" (dict "name" $secretName "key" "x" "cont
 
 {{- define "ticketing.django.secretName" -}}
 {{- .Values.django.existingSecret | default (printf "%s-django" (include "ticketing.fullname" .)) -}}
+{{- end -}}
+
+{{/* The Stripe test double: its Service, and the base URL payments call. */}}
+{{- define "ticketing.stripeDouble.fullname" -}}
+{{- printf "%s-stripe-double" (include "ticketing.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "ticketing.stripeDouble.url" -}}
+{{- printf "http://%s:%v" (include "ticketing.stripeDouble.fullname" .) .Values.stripeDouble.port -}}
+{{- end -}}
+
+{{- define "ticketing.stripeDouble.image" -}}
+{{- $values := .Values -}}
+{{- $own := $values.stripeDouble.image -}}
+{{- $registry := include "ticketing.image.registry" (dict "own" $own "context" .) -}}
+{{- $repository := $own.repository | default (printf "%s/stripe-double" $values.image.repository) -}}
+{{- $tag := $own.tag | default $values.image.tag | default .Chart.AppVersion | toString -}}
+{{- $digest := $own.digest -}}
+{{- if $digest -}}
+{{- printf "%s/%s@%s" $registry $repository $digest -}}
+{{- else -}}
+{{- printf "%s/%s:%s" $registry $repository $tag -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "ticketing.stripe.secretName" -}}
@@ -275,6 +311,34 @@ so it never appears in a ConfigMap or in the manifest.
 
 {{- define "ticketing.kafka.caEnabled" -}}
 {{- if and (not .Values.kafka.enabled) (or .Values.externalKafka.tls.existingSecret .Values.externalKafka.tls.caCert) }}true{{ end -}}
+{{- end -}}
+
+{{/* The passwords of the in-chart Kafka's users: admin-password and <service>-password. */}}
+{{- define "ticketing.kafka.usersSecretName" -}}
+{{- .Values.kafka.sasl.existingSecret | default (printf "%s-kafka-users" (include "ticketing.fullname" .)) -}}
+{{- end -}}
+
+{{/*
+Who may do what on the in-chart Kafka. A service writes the topics whose schemas name it
+as their source (ticketing_shared/events/schemas.py) and its own dead-letter topic, reads
+the topics it has handlers for, and commits offsets in its own consumer group. Creating a
+topic is allowed where the service writes or reads it (the relay and the consumers create
+missing topics). auth publishes and consumes nothing.
+*/}}
+{{- define "ticketing.kafka.acls" -}}
+auth: {writes: [], reads: []}
+tickets:
+  writes: [ticket.created, ticket.updated]
+  reads: [order.created, order.cancelled, order.completed]
+orders:
+  writes: [order.created, order.completed, order.cancelled]
+  reads: [ticket.created, ticket.updated, expiration.complete, payment.created, payment.refunded]
+payments:
+  writes: [payment.created, payment.refunded]
+  reads: [order.created, order.cancelled, order.completed]
+expiration:
+  writes: [expiration.complete]
+  reads: [order.created, order.cancelled, order.completed]
 {{- end -}}
 
 {{/* The chart's own Secret for external Kafka credentials, when values carry them. */}}

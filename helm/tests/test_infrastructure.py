@@ -46,21 +46,31 @@ def test_the_trial_database_has_one_database_and_user_per_service(default):
     assert mounts["/var/lib/postgresql"] == "data"
 
 
+def kafka_properties(manifests) -> dict[str, str]:
+    """server.properties as the in-chart broker's start script writes it."""
+    script = manifests.get("ConfigMap", f"{PREFIX}-kafka-scripts")["data"]["start-kafka.sh"]
+    body = script.split('cat > "$props" <<EOF\n', 1)[1].split("\nEOF\n", 1)[0]
+    return dict(line.split("=", 1) for line in body.splitlines())
+
+
 def test_the_trial_kafka_is_a_single_kraft_node_reachable_by_its_service(default):
     kafka = pod_spec(default.get("StatefulSet", f"{PREFIX}-kafka"))
-    env = {name: entry.get("value") for name, entry in env_of(kafka["containers"][0]).items()}
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{PREFIX}-kafka.{NAMESPACE}.svc.cluster.local:9092"
-    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    (container,) = kafka["containers"]
+    assert container["command"] == ["/bin/bash", "/opt/ticketing/start-kafka.sh"]
+    env = {name: entry.get("value") for name, entry in env_of(container).items()}
+    props = kafka_properties(default)
+    assert props["process.roles"] == "broker,controller"
+    assert props["advertised.listeners"] == "CLIENT://${KAFKA_ADVERTISED_HOST}:9092"
+    assert env["KAFKA_ADVERTISED_HOST"] == f"{PREFIX}-kafka.{NAMESPACE}.svc.cluster.local"
+    assert props["offsets.topic.replication.factor"] == "1"
     assert len(env["CLUSTER_ID"]) == 22
-    # A Service named *kafka* would otherwise inject KAFKA_* variables the image reads as settings.
+    # A Service named *kafka* would otherwise inject KAFKA_* variables.
     assert kafka["enableServiceLinks"] is False
     for service in EVENT_SERVICES:
         config = default.get("ConfigMap", f"{PREFIX}-{service}")["data"]
         assert config["KAFKA_BOOTSTRAP_SERVERS"] == f"{PREFIX}-kafka:9092"
-        assert "KAFKA_SECURITY_PROTOCOL" not in config
         # Topics the broker auto-creates and those the services create get the same partitions.
-        assert config["KAFKA_TOPIC_PARTITIONS"] == env["KAFKA_NUM_PARTITIONS"] == "3"
+        assert config["KAFKA_TOPIC_PARTITIONS"] == props["num.partitions"] == "3"
 
 
 def test_the_trial_redis_requires_its_generated_password(default):
@@ -158,15 +168,14 @@ def test_production_values_verify_the_database_certificate(external):
 
 def test_kafka_keeps_its_log_in_a_folder_of_the_volume(default):
     (kafka,) = pod_spec(default.get("StatefulSet", f"{PREFIX}-kafka"))["containers"]
-    log_dirs = env_of(kafka)["KAFKA_LOG_DIRS"]["value"]
+    log_dirs = kafka_properties(default)["log.dirs"]
     (mount,) = [m["mountPath"] for m in kafka["volumeMounts"] if m["name"] == "data"]
     assert log_dirs.startswith(mount + "/")
 
 
 def test_one_value_sets_the_partitions_of_the_broker_and_the_services(render):
     manifests = render(*FAST, "--set", "kafka.topicPartitions=12")
-    kafka = pod_spec(manifests.get("StatefulSet", f"{PREFIX}-kafka"))["containers"][0]
-    assert env_of(kafka)["KAFKA_NUM_PARTITIONS"]["value"] == "12"
+    assert kafka_properties(manifests)["num.partitions"] == "12"
     for service in EVENT_SERVICES:
         assert manifests.get("ConfigMap", f"{PREFIX}-{service}")["data"]["KAFKA_TOPIC_PARTITIONS"] == "12"
     # The storefront talks to no broker.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .chart import BACKENDS, CHART, FAST, NAMESPACE, PREFIX, RELEASE, env_of, pod_spec, run_helm
+from .chart import BACKENDS, CHART, FAST, NAMESPACE, PREFIX, REAL_STRIPE, RELEASE, env_of, pod_spec, run_helm
 
 ROUTES = {
     "/api/users": f"{PREFIX}-auth",
@@ -30,7 +30,10 @@ def config_of(manifests, service):
 
 def test_the_ingress_routes_each_area_to_its_service(any_values):
     (ingress,) = any_values.of_kind("Ingress")
-    assert routes_of(ingress) == ROUTES
+    # The trial also routes the Stripe test double's Stripe.js and the API it calls.
+    double = {"/js.stripe.com/": f"{PREFIX}-stripe-double", "/v1/": f"{PREFIX}-stripe-double"}
+    trial = f"{PREFIX}-stripe-double" in any_values.names("Deployment")
+    assert routes_of(ingress) == (ROUTES | double if trial else ROUTES)
     for path in ingress["spec"]["rules"][0]["http"]["paths"]:
         assert path["pathType"] == "Prefix"
         service = any_values.get("Service", path["backend"]["service"]["name"])
@@ -175,17 +178,23 @@ def test_orders_get_the_reservation_window(render):
 
 
 def test_stripe_keys_reach_payments_and_the_publishable_key_the_web_client(render):
-    manifests = render(*FAST, "--set", "stripe.apiBase=http://stripe-double:8420", "--set", "stripe.jsUrl=/js/")
+    manifests = render(
+        *FAST, *REAL_STRIPE, "--set", "stripe.apiBase=http://stripe-mock:8420", "--set", "stripe.jsUrl=/js/"
+    )
     payments = env_of(web_container(manifests, f"{PREFIX}-payments-web"))
     for name, key in (("STRIPE_SECRET_KEY", "secret-key"), ("STRIPE_WEBHOOK_SECRET", "webhook-secret")):
         assert payments[name]["valueFrom"]["secretKeyRef"] == {"name": f"{PREFIX}-stripe", "key": key}
-    assert config_of(manifests, "payments")["STRIPE_API_BASE"] == "http://stripe-double:8420"
+    assert config_of(manifests, "payments")["STRIPE_API_BASE"] == "http://stripe-mock:8420"
     client = env_of(web_container(manifests, f"{PREFIX}-web-client"))
     assert client["STRIPE_PUBLISHABLE_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "publishable-key"
     assert "STRIPE_SECRET_KEY" not in client
     assert config_of(manifests, "web-client")["STRIPE_JS_URL"] == "/js/"
-    # Production talks to Stripe itself.
-    assert "STRIPE_API_BASE" not in config_of(render(*FAST), "payments")
+    assert config_of(manifests, "web-client")["STRIPE_TEST_MODE"] == "0"
+    # Production talks to Stripe itself, and runs no test double.
+    production = render(*FAST, *REAL_STRIPE)
+    assert "STRIPE_API_BASE" not in config_of(production, "payments")
+    assert "STRIPE_JS_URL" not in config_of(production, "web-client")
+    assert not [d for d in production.of_kind("Deployment") if "stripe-double" in d["metadata"]["name"]]
 
 
 def test_the_web_client_calls_the_apis_over_the_cluster_services(any_values):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .chart import BACKENDS, CHART, FAST, PREFIX, pod_spec
+from .chart import BACKENDS, CHART, FAST, PREFIX, REAL_STRIPE, pod_spec
 
 INLINE_SECRETS = {
     "externalDatabase.passwords.auth": "db-pass-auth-0001",
@@ -19,6 +19,7 @@ INLINE_SECRETS = {
     "externalKafka.sasl.password": "sasl-pass-0007",
     "stripe.secretKey": "sk_test_inline_0008",
     "stripe.webhookSecret": "whsec_inline_0009",
+    "stripe.publishableKey": "pk_test_inline_0010",
 }
 EXTERNAL_HOSTS = [
     "--set",
@@ -35,6 +36,8 @@ EXTERNAL_HOSTS = [
     "externalKafka.bootstrapServers=kafka.example.com:9096",
     "--set",
     "externalKafka.sasl.username=ticketing",
+    "--set",
+    "stripeDouble.enabled=false",
 ]
 
 
@@ -121,6 +124,10 @@ def test_existing_secrets_replace_the_generated_ones(render):
         "--set",
         "stripe.existingSecret=my-stripe",
         "--set",
+        "stripeDouble.enabled=false",
+        "--set",
+        "kafka.sasl.existingSecret=my-kafka",
+        "--set",
         "postgresql.existingSecret=my-postgresql",
         "--set",
         "redis.existingSecret=my-redis",
@@ -134,11 +141,11 @@ def test_existing_secrets_replace_the_generated_ones(render):
                 if "secretKeyRef" in entry.get("valueFrom", {}):
                     referenced.add(entry["valueFrom"]["secretKeyRef"]["name"])
         referenced |= {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
-    assert referenced == {"my-jwt", "my-django", "my-stripe", "my-postgresql", "my-redis"}
+    assert referenced == {"my-jwt", "my-django", "my-stripe", "my-kafka", "my-postgresql", "my-redis"}
 
 
 def test_stripe_keys_given_in_values_are_stored_in_the_chart_secret(render):
-    manifests = render(*FAST, "--set", "stripe.secretKey=sk_test_x", "--set", "stripe.publishableKey=pk_test_y")
+    manifests = render(*FAST, *REAL_STRIPE)
     secrets = manifests.secret_values()
     assert secrets[f"{PREFIX}-stripe/secret-key"] == "sk_test_x"
     assert secrets[f"{PREFIX}-stripe/publishable-key"] == "pk_test_y"

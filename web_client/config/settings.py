@@ -82,6 +82,9 @@ SERVICE_PROPAGATION_WAIT_SECONDS = env.float("SERVICE_PROPAGATION_WAIT_SECONDS",
 # Stripe (localstripe's stand-in in the local run) and posts us only a token.
 STRIPE_PUBLISHABLE_KEY = required("STRIPE_PUBLISHABLE_KEY", "pk_test_local")
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+# Payments go to a Stripe test double (a trial install): every page says so, and no card
+# is charged.
+STRIPE_TEST_MODE = env.bool("STRIPE_TEST_MODE", default=False)
 CURRENCY_SYMBOL = "$"  # prices are in US dollars, as the payments service charges them
 
 USE_I18N = False

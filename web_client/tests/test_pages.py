@@ -109,3 +109,13 @@ def test_pages_are_made_for_phones_too(client, api):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert 'class="navbar-toggler"' in html
     assert 'href="#main">Skip to content</a>' in html
+
+
+def test_every_page_says_so_when_payments_go_to_the_stripe_test_double(client, api, settings):
+    api.get(f"{TICKETS}/api/tickets", json=page_json([]))
+    assert 'data-testid="test-mode"' not in client.get("/").content.decode()
+    settings.STRIPE_TEST_MODE = True
+    api.get(f"{TICKETS}/api/tickets", json=page_json([]))
+    html = client.get("/").content.decode()
+    assert 'data-testid="test-mode"' in html
+    assert "payments go to a Stripe test double. No card is charged" in html
