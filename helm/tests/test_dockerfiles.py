@@ -85,8 +85,8 @@ def test_the_stripe_double_is_the_localstripe_of_the_local_stack():
         for line in (REPO / "docker" / "stripe-double-requirements.txt").read_text().splitlines()
         if line and not line.startswith("#")
     }
-    dev = set((REPO / "requirements-dev.txt").read_text().splitlines())
-    assert pins == {next(line for line in dev if line.startswith("localstripe=="))}
+    run = set((REPO / "requirements.txt").read_text().splitlines())
+    assert pins == {next(line for line in run if line.startswith("localstripe=="))}
     assert f"EXPOSE {VALUES['stripeDouble']['port']}" in double
     assert f'CMD ["localstripe", "--port", "{VALUES["stripeDouble"]["port"]}"]' in double
 
