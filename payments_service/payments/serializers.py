@@ -3,7 +3,15 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from payments.models import Payment
-from ticketing_shared.openapi import MoneyStringField
+from ticketing_shared import money
+from ticketing_shared.openapi import MoneySchemaMixin, MoneyStringField
+
+
+class ExpectedTotalField(MoneySchemaMixin, serializers.DecimalField):
+    """Money in: a decimal string or a number, at most two places."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_digits=money.MAX_DIGITS, decimal_places=money.DECIMAL_PLACES, min_value=0, **kwargs)
 
 
 class PaymentCreateSerializer(serializers.Serializer):
@@ -13,6 +21,11 @@ class PaymentCreateSerializer(serializers.Serializer):
         max_length=255,
         help_text="A Stripe PaymentMethod id (pm_card_visa in test mode) or a Stripe.js card token (tok_...).",
         error_messages={"invalid": "Expected a Stripe PaymentMethod id (pm_...) or a card token (tok_...)."},
+    )
+    expected_total = ExpectedTotalField(
+        required=False,
+        allow_null=True,
+        help_text="The total the buyer was shown (a cart changes): another total is a 409 and no charge.",
     )
 
 

@@ -38,7 +38,10 @@ from ticketing_shared.idempotency.keys import respond_once
         402: OpenApiResponse(description="The card was declined (Stripe's message)"),
         403: OpenApiResponse(description="Not the buyer of this order"),
         404: OpenApiResponse(description="No such order (yet)"),
-        409: OpenApiResponse(description=f"The first request with this {IDEMPOTENCY_KEY} is still running"),
+        409: OpenApiResponse(
+            description=f"`{services.TOTAL_CHANGED}` (field expected_total): nothing was charged; or the first "
+            f"request with this {IDEMPOTENCY_KEY} is still running"
+        ),
         422: OpenApiResponse(description=f"This {IDEMPOTENCY_KEY} was already used for a different request"),
         503: OpenApiResponse(description="Stripe unreachable; nothing was charged, try again"),
     },
@@ -63,6 +66,7 @@ def _pay(request: Request) -> Response:
         user_id=request.user.id,
         email=request.user.email,
         payment_method=serializer.validated_data["payment_method"],
+        expected_total=serializer.validated_data.get("expected_total"),
     )
     return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 

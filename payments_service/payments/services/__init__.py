@@ -19,16 +19,23 @@ from payments.services.charging import (
     ORDER_NOT_FOUND,
     REFUND_DUE_AFTER_CANCEL,
     REFUNDED_AFTER_CANCEL,
+    TOTAL_CHANGED,
     payment_create,
 )
 from payments.services.reconciling import payments_reconcile
 from payments.services.refunds import payment_refund, payment_refund_request
-from payments.services.replica import order_replica_cancel, order_replica_complete, order_replica_create
+from payments.services.replica import (
+    order_replica_cancel,
+    order_replica_complete,
+    order_replica_create,
+    order_replica_update,
+)
 from payments.services.settling import CHARGE_MISMATCH, ChargeMismatch, payment_settle, stripe_event_handle
 
 __all__ = [
     "ALREADY_PAID", "CHARGE_MISMATCH", "IN_PROGRESS", "NEEDS_AUTHENTICATION", "NOT_YOUR_ORDER", "ORDER_CANCELLED",
-    "ORDER_EXPIRED", "ORDER_NOT_FOUND", "REFUNDED_AFTER_CANCEL", "REFUND_DUE_AFTER_CANCEL", "ChargeMismatch",
-    "order_replica_cancel", "order_replica_complete", "order_replica_create", "payment_create", "payment_refund",
-    "payment_refund_request", "payment_settle", "payments_reconcile", "stripe_event_handle",
+    "ORDER_EXPIRED", "ORDER_NOT_FOUND", "REFUNDED_AFTER_CANCEL", "REFUND_DUE_AFTER_CANCEL", "TOTAL_CHANGED",
+    "ChargeMismatch", "order_replica_cancel", "order_replica_complete", "order_replica_create",
+    "order_replica_update", "payment_create", "payment_refund", "payment_refund_request", "payment_settle",
+    "payments_reconcile", "stripe_event_handle",
 ]

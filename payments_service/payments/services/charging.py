@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -43,7 +44,7 @@ from payments.models import Order, Payment
 from payments.services.common import finalise_abandoned_intent, retrieve_intent
 from payments.services.settling import payment_settle
 from payments.stripe_gateway import CardDeclined, Intent, ProviderUnavailable
-from ticketing_shared.errors import Forbidden, InvalidState, NotFound
+from ticketing_shared.errors import Conflict, Forbidden, InvalidState, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ NOT_YOUR_ORDER = "You can only pay for your own orders."
 ALREADY_PAID = "Order already paid"
 ORDER_CANCELLED = "Order is cancelled"
 ORDER_EXPIRED = "Order has expired"
+TOTAL_CHANGED = "The order's total changed; reload it and pay the new total"
 IN_PROGRESS = "A payment for this order is already in progress"
 REFUNDED_AFTER_CANCEL = "The order was cancelled before the payment went through; the charge has been refunded"
 REFUND_DUE_AFTER_CANCEL = "The order was cancelled before the payment went through; the charge will be refunded"
@@ -82,13 +84,19 @@ class _Claim:
         leases.release(self.payment_id, self.token)
 
 
-def payment_create(*, order_id: uuid.UUID, user_id: str, email: str, payment_method: str) -> Payment:
-    """Charge the order's price to ``payment_method`` (a PaymentMethod id or a Stripe.js token).
+def payment_create(
+    *, order_id: uuid.UUID, user_id: str, email: str, payment_method: str, expected_total: Decimal | None = None
+) -> Payment:
+    """Charge the order's price (its total) to ``payment_method`` (a PaymentMethod id or a Stripe.js token).
+
+    ``expected_total`` is what the buyer saw: when our copy of the order says another
+    total (a cart changed and the news has not reached us yet, or it changed again),
+    nothing is charged (``Conflict``).
 
     Raises 404/403/400 for an order that cannot be paid by this user now,
     :class:`CardDeclined` (402) and :class:`ProviderUnavailable` (503).
     """
-    claim = _attempt_claim(order_id=order_id, user_id=user_id)
+    claim = _attempt_claim(order_id=order_id, user_id=user_id, expected_total=expected_total)
     if claim.stale_intent_id:
         settled = _attempt_take_over(claim)
         if settled is not None:
@@ -99,7 +107,7 @@ def payment_create(*, order_id: uuid.UUID, user_id: str, email: str, payment_met
     return _answer(payment_settle(intent, refund_now=True))
 
 
-def _attempt_claim(*, order_id: uuid.UUID, user_id: str) -> _Claim:
+def _attempt_claim(*, order_id: uuid.UUID, user_id: str, expected_total: Decimal | None = None) -> _Claim:
     now = timezone.now()
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id).first()
@@ -116,6 +124,8 @@ def _attempt_claim(*, order_id: uuid.UUID, user_id: str) -> _Claim:
             raise InvalidState(ALREADY_PAID)
         if order.is_expired(now):
             raise InvalidState(ORDER_EXPIRED)
+        if expected_total is not None and expected_total != order.price:
+            raise Conflict(TOTAL_CHANGED, field="expected_total")
         token = uuid.uuid4()
         lease = leases.expiry()
         currency = settings.STRIPE["CURRENCY"]
