@@ -9,4 +9,6 @@ from storefront.session import UserSession
 
 
 def storefront(request: HttpRequest) -> dict[str, Any]:
-    return {"current_user": UserSession.of(request).user, "currency_symbol": settings.CURRENCY_SYMBOL}
+    session = UserSession.of(request)
+    return {"current_user": session.user, "currency_symbol": settings.CURRENCY_SYMBOL,
+            "cart_size": session.cart_size if session.user else 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from storefront.clients.base import ServiceClient, idempotency_key, retry_while_not_found
+from storefront.clients.base import ServiceClient, idempotency_key, money_str, retry_while_not_found
 
 
 @dataclass(frozen=True)
@@ -20,19 +20,23 @@ class Payment:
 class PaymentsClient(ServiceClient):
     service = "payments"
 
-    def pay(self, *, order_id: str, payment_method: str) -> Payment:
+    def pay(self, *, order_id: str, payment_method: str, expected_total: Decimal | None = None) -> Payment:
         """Charge the order with a Stripe.js card token (``tok_...``) or PaymentMethod id.
 
         A 402 carries Stripe's decline message. An order made a moment ago may not
         have reached the payments service yet, so its 404 is retried for a moment;
         the order id doubles as Stripe's idempotency key, so a retry never charges twice.
+        ``expected_total`` (the total the page showed) makes a changed cart a 409, not a charge.
         """
+        body = {"order_id": order_id, "payment_method": payment_method}
+        if expected_total is not None:
+            body["expected_total"] = money_str(expected_total)
         once = idempotency_key()  # every retry of this payment is the same request: never a second charge
         response = retry_while_not_found(
             lambda: self.request(
                 "POST",
                 "/api/payments",
-                json={"order_id": order_id, "payment_method": payment_method},
+                json=body,
                 authenticated=True,
                 headers=once,
             )

@@ -28,7 +28,10 @@ PAID_TOO_LATE = "The order was cancelled before your payment went through, so th
 
 @signin_required
 def order_detail(request: HttpRequest, order_id: UUID) -> HttpResponse:
-    order = OrdersClient(UserSession.of(request)).get(str(order_id))
+    session = UserSession.of(request)
+    order = OrdersClient(session).get(str(order_id))
+    if order.id == session.cart_order_id or order.is_open_cart:
+        session.remember_cart(order)
     return _render_order(request, order, PaymentForm())
 
 
@@ -41,7 +44,8 @@ def order_pay(request: HttpRequest, order_id: UUID) -> HttpResponse:
     status = 400
     if form.is_valid():
         try:
-            PaymentsClient(session).pay(order_id=str(order_id), payment_method=form.cleaned_data["token"])
+            PaymentsClient(session).pay(order_id=str(order_id), payment_method=form.cleaned_data["token"],
+                                        expected_total=form.cleaned_data.get("expected_total"))
         except ApiError as error:
             if error.status in (403, 404):
                 raise  # not this person's order, or none: the error page says so
