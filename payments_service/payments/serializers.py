@@ -37,3 +37,15 @@ class PaymentSerializer(serializers.ModelSerializer):
         model = Payment
         fields = ["id", "order_id", "stripe_id", "amount", "status"]
         read_only_fields = fields
+
+
+class PaymentActionSerializer(PaymentSerializer):
+    """A payment waiting for the buyer to authenticate the card (3-D Secure) in the browser:
+    Stripe.js finishes it with ``client_secret``, then ``POST /api/payments/{id}/confirm``."""
+
+    status = serializers.CharField(read_only=True, help_text="requires_action")
+    client_secret = serializers.CharField(read_only=True, help_text="The PaymentIntent's client secret, for Stripe.js.")
+
+    class Meta(PaymentSerializer.Meta):
+        fields = [*PaymentSerializer.Meta.fields, "client_secret"]
+        read_only_fields = fields

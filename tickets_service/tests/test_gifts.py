@@ -148,3 +148,21 @@ def test_a_gift_whose_giver_lost_the_ticket_cannot_be_claimed(owner, friend, bou
     Ticket.objects.filter(pk=bought.pk).update(owner_id=None, order_id=None, sold_at=None)
 
     assert claim(friend, code).status_code == 404
+
+
+def test_operators_see_gifts_without_their_code(client, owner, bought):
+    from django.contrib.auth import get_user_model
+
+    from ticketing_shared.testing.helpers import sign_in_operator
+
+    user = get_user_model().objects.create(username="operator@example.com", is_staff=True, is_superuser=True)
+    sign_in_operator(client, user)
+    admin_client = client
+    code = gift(owner, bought).json()["code"]
+    gift_row = Gift.objects.get()
+
+    listing = admin_client.get("/admin/tickets/gift/")
+    page = admin_client.get(f"/admin/tickets/gift/{gift_row.pk}/change/")
+
+    assert listing.status_code == page.status_code == 200
+    assert code not in page.content.decode() and str(bought.id) in page.content.decode()
