@@ -23,5 +23,6 @@ urlpatterns = [
     path("orders", orders.my_orders, name="my_orders"),
     path("orders/<uuid:order_id>", orders.order_detail, name="order"),
     path("orders/<uuid:order_id>/pay", orders.order_pay, name="order_pay"),
+    path("orders/<uuid:order_id>/pay/confirm", orders.order_pay_confirm, name="order_pay_confirm"),
     path("orders/<uuid:order_id>/cancel", orders.order_cancel, name="order_cancel"),
 ]

@@ -155,3 +155,42 @@ def test_a_spent_gift_says_so(signed_in, api):
 
     assert response.status_code == 404
     assert "already claimed" in response.content.decode()
+
+
+def test_a_card_needing_3d_secure_is_authenticated_in_the_browser_then_confirmed(signed_in, api):
+    order = order_json()
+    payment_id = new_id()
+    api.post(f"{PAYMENTS}/api/payments", status=202,
+             json={"id": payment_id, "order_id": order["id"], "stripe_id": "pi_3ds", "amount": "20.00",
+                   "status": "requires_action", "client_secret": "pi_3ds_secret_abc"})
+    api.get(f"{ORDERS}/api/orders/{order['id']}", json=order)
+    client = signed_in()
+
+    page = client.post(f"/orders/{order['id']}/pay", {"token": "tok_threeDSecure2Required", "expected_total": "20.00"})
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="authenticate-form"' in html and 'data-client-secret="pi_3ds_secret_abc"' in html
+    assert f'name="payment_id" value="{payment_id}"' in html
+    assert f'action="/orders/{order["id"]}/pay/confirm"' in html
+
+    api.post(f"{PAYMENTS}/api/payments/{payment_id}/confirm",
+             json={"id": payment_id, "order_id": order["id"], "stripe_id": "pi_3ds", "amount": "20.00",
+                   "status": "succeeded"})
+    api.get(f"{ORDERS}/api/orders/{order['id']}", json={**order, "status": "complete"})
+    done = client.post(f"/orders/{order['id']}/pay/confirm", {"payment_id": payment_id})
+
+    assert done["Location"] == f"/orders/{order['id']}"
+    assert flashes(done) == ["Payment received. The ticket is yours!"]
+
+
+def test_a_failed_3d_secure_is_said_on_the_order_page(signed_in, api):
+    order = order_json()
+    payment_id = new_id()
+    api.post(f"{PAYMENTS}/api/payments/{payment_id}/confirm", status=402,
+             json=errors(("The provided PaymentMethod has failed authentication.", None)))
+
+    response = signed_in().post(f"/orders/{order['id']}/pay/confirm", {"payment_id": payment_id})
+
+    assert response["Location"] == f"/orders/{order['id']}"
+    assert flashes(response) == ["The provided PaymentMethod has failed authentication."]

@@ -14,7 +14,12 @@ class Payment:
     order_id: str
     stripe_id: str
     amount: Decimal
-    status: str
+    status: str  # succeeded, pending, ... or requires_action (3-D Secure in the browser)
+    client_secret: str = ""
+
+    @property
+    def needs_authentication(self) -> bool:
+        return self.status == "requires_action" and bool(self.client_secret)
 
 
 class PaymentsClient(ServiceClient):
@@ -41,11 +46,19 @@ class PaymentsClient(ServiceClient):
                 headers=once,
             )
         )
-        body = response.json()
-        return Payment(
-            id=str(body["id"]),
-            order_id=str(body["order_id"]),
-            stripe_id=body.get("stripe_id", ""),
-            amount=Decimal(str(body["amount"])),
-            status=body.get("status", ""),
-        )
+        return _payment(response.json())
+
+    def confirm(self, payment_id: str) -> Payment:
+        """After Stripe.js authenticated the card in the browser (3-D Secure): settle it."""
+        return _payment(self.request("POST", f"/api/payments/{payment_id}/confirm", authenticated=True).json())
+
+
+def _payment(body: dict) -> Payment:
+    return Payment(
+        id=str(body["id"]),
+        order_id=str(body["order_id"]),
+        stripe_id=body.get("stripe_id", ""),
+        amount=Decimal(str(body["amount"])),
+        status=body.get("status", ""),
+        client_secret=body.get("client_secret") or "",
+    )
