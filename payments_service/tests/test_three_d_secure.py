@@ -1,9 +1,10 @@
 """3-D Secure: a card that needs authentication is finished in the browser, not refused.
 
-The local Stripe double cannot put a PaymentIntent in ``requires_action``, so these tests
-stand in for Stripe at our adapter (``payments.stripe_gateway``) with PaymentIntent
-objects shaped as Stripe documents them (the API reference's PaymentIntent object, and
-``next_action.type = "use_stripe_sdk"`` for 3-D Secure).
+``tests/test_payments.py`` runs it against the local Stripe double; these tests stand in
+for Stripe at our adapter (``payments.stripe_gateway``) with PaymentIntent objects shaped
+as Stripe documents them (the API reference's PaymentIntent object, and
+``next_action.type = "use_stripe_sdk"`` for 3-D Secure), for the states the double does
+not produce the way Stripe does.
 """
 
 from __future__ import annotations
