@@ -73,6 +73,12 @@ class Order:
     version: int
     price: Decimal
     expires_at: datetime
+    # Every ticket of the order (a cart holds several); older snapshots: just ``ticket_id``.
+    ticket_ids: tuple[str, ...] = ()
+
+    @property
+    def all_ticket_ids(self) -> tuple[str, ...]:
+        return self.ticket_ids or (self.ticket_id,)
 
 
 @dataclass(frozen=True)
@@ -184,9 +190,10 @@ def check_ticket_holders(s: Snapshot) -> Iterator[Violation]:
     """Each ticket's holder and sold state in tickets agree with the orders service."""
     orders_by_ticket: dict[str, list[Order]] = defaultdict(list)
     for order in s.orders.values():
-        orders_by_ticket[order.ticket_id].append(order)
-        if order.ticket_id not in s.tickets:
-            yield Violation("ticket-holder", f"order {order.id} is for ticket {order.ticket_id}, unknown to tickets")
+        for ticket_id in order.all_ticket_ids:
+            orders_by_ticket[ticket_id].append(order)
+            if ticket_id not in s.tickets:
+                yield Violation("ticket-holder", f"order {order.id} is for ticket {ticket_id}, unknown to tickets")
     for ticket in s.tickets.values():
         orders = orders_by_ticket.get(ticket.id, [])
         complete = [o for o in orders if o.status == COMPLETE]
@@ -214,16 +221,18 @@ def check_ticket_holders(s: Snapshot) -> Iterator[Violation]:
 
 def check_sold_once(s: Snapshot) -> Iterator[Violation]:
     """No ticket has two complete orders, nor two charges that stand."""
-    complete = Counter(o.ticket_id for o in s.orders.values() if o.status == COMPLETE)
+    complete = Counter(t for o in s.orders.values() if o.status == COMPLETE for t in o.all_ticket_ids)
     for ticket_id, count in complete.items():
         if count > 1:
-            ids = sorted(o.id for o in s.orders.values() if o.ticket_id == ticket_id and o.status == COMPLETE)
+            ids = sorted(o.id for o in s.orders.values() if ticket_id in o.all_ticket_ids and o.status == COMPLETE)
             yield Violation("sold-twice", f"ticket {ticket_id} has {count} complete orders: {', '.join(ids)}")
     paid: dict[str, list[str]] = defaultdict(list)
     for payment in s.payments.values():
         replica = s.order_replicas.get(payment.order_id)
         if payment.status == "succeeded" and replica:
-            paid[replica.ticket_id].append(payment.id)
+            order = s.orders.get(payment.order_id)
+            for ticket_id in order.all_ticket_ids if order else (replica.ticket_id,):
+                paid[ticket_id].append(payment.id)
     for ticket_id, payments in paid.items():
         if len(payments) > 1:
             yield Violation("sold-twice", f"ticket {ticket_id} has {len(payments)} succeeded payments: "

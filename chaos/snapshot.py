@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -50,6 +51,11 @@ class Reader:
         replicas = self._rows("orders", "SELECT id::text, title, price, version FROM orders_ticket")
         orders = self._rows("orders", "SELECT id::text, ticket_id::text, status, version, price, expires_at "
                                       "FROM orders_order")
+        items: dict[str, list[str]] = defaultdict(list)
+        if self._count("orders", "orders_orderitem", "FALSE") is not None:  # orders of several tickets
+            for row in self._rows("orders", "SELECT order_id::text, ticket_id::text FROM orders_orderitem "
+                                            "ORDER BY added_at, id"):
+                items[row["order_id"]].append(row["ticket_id"])
         order_replicas = self._rows("payments", "SELECT id::text, ticket_id::text, status, version, price "
                                                 "FROM payments_order")
         payments = self._rows("payments", "SELECT id::text, order_id::text, stripe_id, status, amount "
@@ -60,7 +66,7 @@ class Reader:
             tickets={r["id"]: Ticket(**r) for r in tickets},
             reservations={r["order_id"]: Reservation(**r) for r in reservations},
             ticket_replicas={r["id"]: TicketReplica(**r) for r in replicas},
-            orders={r["id"]: Order(**r) for r in orders},
+            orders={r["id"]: Order(**r, ticket_ids=tuple(items.get(r["id"], ()))) for r in orders},
             order_replicas={r["id"]: OrderReplica(**r) for r in order_replicas},
             payments={r["id"]: Payment(**r) for r in payments},
             expirations={r["order_id"]: Expiration(**r) for r in expirations},

@@ -232,3 +232,24 @@ def test_settle_gives_up_on_a_state_that_stopped_changing():
     verdict = settle(lambda: broken, timeout=5, stable_seconds=0, interval=0, say=lambda _: None)
     assert [v.rule for v in verdict.violations] == ["ticket-holder"]
     assert verdict.settled
+
+
+def _with_cart(s: Snapshot, *, second_holder: str | None, second_sold: bool) -> Snapshot:
+    """A paid order of two tickets, t-sold and t-second."""
+    s = with_order(s, "o-paid", ticket_ids=("t-sold", "t-second"))
+    second = Ticket("t-second", "Gig", PRICE, 2, second_holder, sold=second_sold)
+    return replace(s, tickets={**s.tickets, second.id: second},
+                   ticket_replicas={**s.ticket_replicas, second.id: TicketReplica(second.id, "Gig", PRICE, 2)})
+
+
+def test_every_ticket_of_a_paid_cart_must_be_sold_to_it():
+    assert audit(_with_cart(consistent(), second_holder="o-paid", second_sold=True)) == []
+    violations = audit(_with_cart(consistent(), second_holder=None, second_sold=False))
+    assert [v.rule for v in violations] == ["ticket-holder"] and "t-second" in violations[0].detail
+
+
+def test_a_ticket_in_two_paid_carts_is_sold_twice():
+    s = _with_cart(consistent(), second_holder="o-paid", second_sold=True)
+    other = replace(_order("o-other", "t-other", "complete", 1), ticket_ids=("t-other", "t-second"))
+    s = replace(s, orders={**s.orders, other.id: other})
+    assert "sold-twice" in rules(s)

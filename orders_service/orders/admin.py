@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from orders import services
-from orders.models import Order, Ticket
+from orders.models import Order, OrderItem, Ticket
 from ticketing_shared.admin import ActionsOnlyAdmin, ReadOnlyAdmin
 from ticketing_shared.errors import DomainError
 
@@ -32,6 +32,22 @@ class ExpiredFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OrderItemInline(admin.TabularInline):
+    """The order's tickets, read-only like the order."""
+
+    model = OrderItem
+    fields = ["ticket", "price", "live", "added_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(ActionsOnlyAdmin):
     """View-only orders (a plain save would bypass versions and events); cancel as a list action."""
@@ -41,7 +57,7 @@ class OrderAdmin(ActionsOnlyAdmin):
     ]
     list_filter = ["status", "cancel_reason", ExpiredFilter]
     list_select_related = ["ticket"]
-    search_fields = ["id", "user_id", "ticket__id", "ticket__title"]
+    search_fields = ["id", "user_id", "items__ticket__id", "items__ticket__title"]
     date_hierarchy = "created_at"
     readonly_fields = [
         "id",
@@ -56,6 +72,7 @@ class OrderAdmin(ActionsOnlyAdmin):
         "updated_at",
     ]
     fields = readonly_fields
+    inlines = [OrderItemInline]
     actions = ["cancel"]
 
     @admin.action(description="Cancel selected orders (publishes order.cancelled)", permissions=["change"])

@@ -1,7 +1,9 @@
 """Orders, and the replica of the tickets they reserve.
 
-The rule "at most one live order per ticket" lives in the database as a partial
-unique index, so no interleaving of requests can break it.
+An order holds one or more tickets (its items; the buyer's unpaid order is their
+cart). The rule "at most one live order per ticket" lives in the database as a
+partial unique index over the items of live orders, so no interleaving of requests
+can break it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ class Ticket(VersionedModel):
 
 
 class Order(VersionedModel):
-    """A buyer's reservation of one ticket.
+    """A buyer's reservation of one or more tickets (:class:`OrderItem`), paid at once.
+
+    ``ticket`` is the first of them (older clients and events name only that one);
+    ``price`` is the total of the items' prices: what the buyer pays.
 
     ``version`` starts at 0 when the order is created and goes up by one on every
     change; it is the version carried by the order's events.
@@ -62,10 +67,11 @@ class Order(VersionedModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user_id = models.UUIDField(help_text="The buyer.")
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="orders")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="orders",
+                               help_text="The order's first ticket.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
     expires_at = models.DateTimeField()
-    price = MoneyField(help_text="The ticket's price when it was reserved: what the buyer pays.")
+    price = MoneyField(help_text="The total of its tickets' prices when they were reserved: what the buyer pays.")
     cancel_reason = models.CharField(
         max_length=20,
         choices=CancelReason.choices,
@@ -79,12 +85,6 @@ class Order(VersionedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["ticket"],
-                condition=Q(status__in=["created", "awaiting_payment", "complete"]),  # LIVE
-                name="orders_one_live_order_per_ticket",
-                violation_error_message="Ticket is already reserved",
-            ),
             models.CheckConstraint(
                 condition=Q(status__in=["created", "cancelled", "awaiting_payment", "complete"]),
                 name="orders_status_valid",
@@ -115,8 +115,58 @@ class Order(VersionedModel):
         self.updated_at = timezone.now()
         self.save_versioned(update_fields=["status", "updated_at"])
 
+    def ticket_items(self) -> list[OrderItem]:
+        """The order's items in the order they were added (the first is ``ticket``); uses
+        ``prefetch_related("items__ticket")`` when the query made one."""
+        if "items" in getattr(self, "_prefetched_objects_cache", {}):
+            return list(self.items.all())
+        return list(self.items.select_related("ticket").order_by("added_at", "id"))
+
+    @property
+    def first_item(self) -> OrderItem | None:
+        """The item of ``ticket``, the first ticket (what clients from before carts see)."""
+        items = self.ticket_items()
+        return next((item for item in items if item.ticket_id == self.ticket_id), items[0] if items else None)
+
     def cancel(self, reason: Order.CancelReason) -> None:
-        """Write ``cancelled`` and why, over the version we read."""
+        """Write ``cancelled`` and why, over the version we read; its tickets are free again."""
         self.status, self.cancel_reason = self.Status.CANCELLED, reason
         self.updated_at = timezone.now()
         self.save_versioned(update_fields=["status", "cancel_reason", "updated_at"])
+        self.items.update(live=False)
+
+    def touch(self) -> None:
+        """A change of its items: a new version (and its event) over the version we read."""
+        self.updated_at = timezone.now()
+        self.save_versioned(update_fields=["ticket", "price", "updated_at"])
+
+
+class OrderItem(models.Model):
+    """One ticket of an order, at the price it was reserved at.
+
+    ``live`` mirrors "the order is live" (created, awaiting payment or complete): the
+    partial unique index over it is the one-live-order-per-ticket rule. A ticket
+    taken out of an unpaid order loses its row; a cancelled order keeps its rows,
+    no longer live.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="order_items")
+    price = MoneyField(help_text="The ticket's price when it was reserved.")
+    live = models.BooleanField(default=True, help_text="The order is created, awaiting payment or complete.")
+    added_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket"],
+                condition=Q(live=True),
+                name="orders_one_live_order_per_ticket",
+                violation_error_message="Ticket is already reserved",
+            ),
+            models.UniqueConstraint(fields=["order", "ticket"], name="orders_ticket_once_per_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} in order {self.order_id}"

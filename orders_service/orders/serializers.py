@@ -38,13 +38,40 @@ class MoneyField(MoneySchemaMixin, serializers.DecimalField):
         return super().to_internal_value(data)
 
 
+MAX_TICKETS_PER_ORDER = 10
+
+
 class OrderCreateSerializer(serializers.Serializer):
-    ticket_id = UUIDStringField()
+    """One ticket (``ticket_id``, as before carts) or a set (``ticket_ids``), not both."""
+
+    ticket_id = UUIDStringField(required=False, help_text="One ticket to reserve (or give ticket_ids).")
+    ticket_ids = serializers.ListField(
+        child=UUIDStringField(),
+        required=False,
+        min_length=1,
+        max_length=MAX_TICKETS_PER_ORDER,
+        help_text=f"1 to {MAX_TICKETS_PER_ORDER} distinct tickets, reserved all in one order or none.",
+    )
     expected_total = MoneyField(
         required=False,
         allow_null=True,
         help_text="The total the buyer was shown (money, e.g. \"10.00\"): another total is a 409 and no order.",
     )
+
+    def validate_ticket_ids(self, value: list) -> list:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each ticket may be named once.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        if ("ticket_id" in attrs) == ("ticket_ids" in attrs):
+            field = "ticket_ids" if "ticket_ids" in attrs else "ticket_id"
+            raise serializers.ValidationError({field: ["Give either ticket_id or ticket_ids."]})
+        return attrs
+
+
+class OrderTicketAddSerializer(serializers.Serializer):
+    ticket_id = UUIDStringField()
 
 
 class CancelReasonField(serializers.ChoiceField):
@@ -58,7 +85,7 @@ class CancelReasonField(serializers.ChoiceField):
 
 
 class OrderTicketSerializer(serializers.Serializer):
-    """The reserved ticket; ``price`` is the one the order was made at, what the buyer pays."""
+    """A ticket of the order; ``price`` is the one it was reserved at, what the buyer pays for it."""
 
     id = serializers.UUIDField(source="ticket_id", read_only=True)
     title = serializers.CharField(source="ticket.title", read_only=True)
@@ -72,4 +99,7 @@ class OrderSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(read_only=True)
     user_id = serializers.UUIDField(read_only=True)
     version = serializers.IntegerField(read_only=True)
-    ticket = OrderTicketSerializer(source="*", read_only=True)
+    ticket = OrderTicketSerializer(source="first_item", read_only=True,
+                                   help_text="The first ticket (kept for clients from before carts).")
+    tickets = OrderTicketSerializer(source="ticket_items", many=True, read_only=True)
+    total = MoneyStringField(source="price", help_text="What the order costs: its tickets' prices together.")

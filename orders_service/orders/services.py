@@ -8,23 +8,34 @@ API maps to HTTP once; "is this order the caller's?" is decided here and nowhere
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from orders import selectors
-from orders.models import Order, Ticket
+from orders.models import Order, OrderItem, Ticket
 from ticketing_shared.errors import Conflict, Forbidden, InvalidState, NotFound
 from ticketing_shared.events import publish
-from ticketing_shared.events.schemas import OrderCancelled, OrderCompleted, OrderCreated, TicketId, TicketPrice
+from ticketing_shared.events.schemas import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderUpdated,
+    TicketId,
+    TicketPrice,
+)
 from ticketing_shared.versioning import replica_apply
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TICKET_NOT_FOUND = "Ticket not found"
 TICKET_ALREADY_RESERVED = "Ticket is already reserved"
@@ -45,17 +56,66 @@ class PaymentMismatch(InvalidState):
 # -- orders ------------------------------------------------------------------------
 
 
-def order_create(
-    *, user_id: str | uuid.UUID, ticket_id: uuid.UUID, expected_total: Decimal | None = None
-) -> Order:
-    """Reserve ``ticket_id`` for the buyer ``user_id`` for ``ORDER_EXPIRATION_SECONDS``.
+MAX_TICKETS_PER_ORDER = 10
+ORDER_NOT_OPEN = "Tickets can only be added to or removed from an unpaid order in its window"
+TICKET_NOT_IN_ORDER = "This ticket is not in the order"
+TICKET_ALREADY_IN_ORDER = "This ticket is already in the order"
+TOO_MANY_TICKETS = f"An order holds at most {MAX_TICKETS_PER_ORDER} tickets"
 
-    Reservations of one ticket queue up on the row lock of its replica, so deciding
-    "is it free?" and inserting the order happen as one step. An order that still
-    holds the ticket but is past its ``expires_at`` is cancelled in this same
-    transaction (its expiration event may simply be late). The partial unique index
-    ``orders_one_live_order_per_ticket`` stays the last word: a violation is the same
-    answer as a held ticket, never a 500.
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction did nothing
+# and may simply run again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+ATTEMPTS = 5
+
+
+def _retrying(work: Callable[[], T]) -> T:
+    """Run ``work`` (one transaction) again when PostgreSQL broke a deadlock or a serialization
+    conflict by aborting it: such an abort changed nothing, so a client never sees it."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            code = getattr(exc.__cause__, "sqlstate", None) or getattr(exc.__cause__, "pgcode", None)
+            if code not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
+                raise
+            logger.info("Transaction aborted by PostgreSQL (%s), attempt %d: running it again", code, attempt)
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+class TicketsUnavailable(InvalidState):
+    """Some tickets of a set cannot be reserved: nothing was. Names each one."""
+
+    def __init__(self, *, taken: list[uuid.UUID], unknown: list[uuid.UUID]) -> None:
+        parts = []
+        if taken:
+            parts.append("already reserved: " + ", ".join(str(t) for t in taken))
+        if unknown:
+            parts.append("not found: " + ", ".join(str(t) for t in unknown))
+        super().__init__("Tickets cannot be reserved (" + "; ".join(parts) + ")", field="ticket_ids")
+        self.taken, self.unknown = taken, unknown
+
+
+def order_create(
+    *,
+    user_id: str | uuid.UUID,
+    ticket_id: uuid.UUID | None = None,
+    ticket_ids: list[uuid.UUID] | None = None,
+    expected_total: Decimal | None = None,
+) -> Order:
+    """Reserve one ticket (``ticket_id``) or a set (``ticket_ids``) for the buyer ``user_id``
+    for ``ORDER_EXPIRATION_SECONDS``: all of them in one order, or none.
+
+    Reservations queue up on the row locks of the tickets' replicas, taken in the order of
+    their ids so that two buyers reaching for overlapping sets never wait for each other
+    in a circle; deciding "are they free?" and inserting the order happen as one step.
+    An order that still holds one of the tickets but is past its ``expires_at`` is
+    cancelled in this same transaction (its expiration event may simply be late). The
+    partial unique index ``orders_one_live_order_per_ticket`` stays the last word: a
+    violation is the same answer as a held ticket, never a 500.
+
+    One ticket answers as it always did (``NotFound``, ``Ticket is already reserved``);
+    a set answers :class:`TicketsUnavailable` naming every ticket that is taken or unknown.
 
     ``expected_total`` is what the buyer was shown: when it is not what the order would
     cost, nothing is made (``Conflict``), so nobody reserves at a price they did not see.
@@ -64,38 +124,151 @@ def order_create(
     ``InvalidState`` and nothing is made. One buyer's reservations queue up on a lock of
     their own, so concurrent requests cannot all count the same open orders.
     """
-    try:
+    single = ticket_ids is None
+    ids = [ticket_id] if single else list(dict.fromkeys(ticket_ids))
+
+    def reserve() -> Order:
         with transaction.atomic():
             _lock_buyer(user_id)
-            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
-            if ticket is None:
-                raise NotFound(TICKET_NOT_FOUND)
-            holder = Order.objects.select_for_update().filter(ticket=ticket, status__in=Order.LIVE).first()
-            if holder is not None and not holder.is_expired:
-                raise InvalidState(TICKET_ALREADY_RESERVED)
-            _check_total(ticket, expected_total)
+            tickets, holders = _lock_free_tickets(ids, single=single)
+            _check_total(sum((t.price for t in tickets), Decimal("0")), expected_total)
             _check_open_orders(user_id)
-            if holder is not None:
-                logger.info("Order %s expired unpaid; ticket %s reserved again", holder.id, ticket.id)
+            for holder in holders:
+                logger.info("Order %s expired unpaid; its tickets are reserved again", holder.id)
                 _cancel(holder, Order.CancelReason.EXPIRED)
             now = timezone.now()
             order = Order.objects.create(
                 user_id=user_id,
-                ticket=ticket,
+                ticket=tickets[0],
                 status=Order.Status.CREATED,
                 expires_at=now + timedelta(seconds=settings.ORDER_EXPIRATION_SECONDS),
-                price=_total(ticket),
+                price=sum((t.price for t in tickets), Decimal("0")),
                 created_at=now,
                 updated_at=now,
             )
+            OrderItem.objects.bulk_create(
+                [OrderItem(order=order, ticket=t, price=t.price, added_at=now) for t in tickets]
+            )
+            items = order.ticket_items()
             publish(OrderCreated(id=order.id, status=order.status, user_id=order.user_id,
                                  expires_at=order.expires_at, version=order.version,
-                                 ticket=TicketPrice(id=ticket.id, price=order.price)))
+                                 ticket=TicketPrice(id=order.ticket_id, price=items[0].price),
+                                 tickets=_ticket_prices(items), total=order.price))
+            return order
+
+    return _reserving(reserve, single=single, ids=ids)
+
+
+def _reserving(work: Callable[[], T], *, single: bool, ids: list[uuid.UUID]) -> T:
+    """``work`` with retries, a unique-index violation read as "already reserved"."""
+    try:
+        return _retrying(work)
     except IntegrityError as exc:
         if _violated_constraint(exc) == ONE_LIVE_ORDER_CONSTRAINT:
-            raise InvalidState(TICKET_ALREADY_RESERVED) from None
+            if single:
+                raise InvalidState(TICKET_ALREADY_RESERVED) from None
+            raise TicketsUnavailable(taken=ids, unknown=[]) from None
         raise
+
+
+def _lock_free_tickets(ids: list[uuid.UUID], *, single: bool) -> tuple[list[Ticket], list[Order]]:
+    """Lock the replicas of ``ids`` (in id order) and the orders holding them; return the
+    tickets in the caller's order and the expired holders to cancel. Any taken or unknown
+    ticket refuses the whole set."""
+    locked = {t.id: t for t in Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    holding = {
+        item.ticket_id: item.order
+        for item in OrderItem.objects.select_related("order").filter(ticket_id__in=list(locked), live=True)
+    }
+    holders: dict[uuid.UUID, Order] = {}
+    for order_id in sorted({o.id for o in holding.values()}):
+        holders[order_id] = Order.objects.select_for_update().get(pk=order_id)
+    unknown = [i for i in ids if i not in locked]
+    taken = [i for i in ids if i in holding and not holders[holding[i].id].is_expired]
+    if single and unknown:
+        raise NotFound(TICKET_NOT_FOUND)
+    if single and taken:
+        raise InvalidState(TICKET_ALREADY_RESERVED)
+    if unknown or taken:
+        raise TicketsUnavailable(taken=taken, unknown=unknown)
+    # None is taken, so every holder is an unpaid order past its window.
+    return [locked[i] for i in ids], list(holders.values())
+
+
+def order_add_ticket(*, order_id: uuid.UUID, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
+    """Reserve one more ticket into the buyer's unpaid order (their cart), at once and
+    until the order's own ``expires_at``. Locks in the same order as :func:`order_create`
+    (buyer, tickets, orders), so the two never deadlock each other."""
+
+    def add() -> Order:
+        with transaction.atomic():
+            _lock_buyer(user_id)
+            current = Order.objects.filter(pk=order_id).first()
+            if current is None:
+                raise NotFound(ORDER_NOT_FOUND)
+            _check_buyer(current, user_id)
+            tickets, holders = _lock_free_tickets_for(order_id, ticket_id)
+            order = _locked_order(order_id)
+            _check_open(order)
+            if order.items.count() >= MAX_TICKETS_PER_ORDER:
+                raise InvalidState(TOO_MANY_TICKETS, field="ticket_id")
+            for holder in holders:
+                logger.info("Order %s expired unpaid; its tickets are reserved again", holder.id)
+                _cancel(holder, Order.CancelReason.EXPIRED)
+            [ticket] = tickets
+            OrderItem.objects.create(order=order, ticket=ticket, price=ticket.price)
+            order.price += ticket.price
+            order.touch()
+            _publish_updated(order)
+            return order
+
+    return _reserving(add, single=True, ids=[ticket_id])
+
+
+def _lock_free_tickets_for(order_id: uuid.UUID, ticket_id: uuid.UUID) -> tuple[list[Ticket], list[Order]]:
+    """:func:`_lock_free_tickets` for one ticket to add to ``order_id``."""
+    if OrderItem.objects.filter(order_id=order_id, ticket_id=ticket_id).exists():
+        raise InvalidState(TICKET_ALREADY_IN_ORDER, field="ticket_id")
+    return _lock_free_tickets([ticket_id], single=True)
+
+
+def order_remove_ticket(*, order_id: uuid.UUID, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
+    """Take one ticket out of the buyer's unpaid order; it is free again at once. An order
+    left without tickets is cancelled (``by_buyer``) instead, which frees that last one."""
+    with transaction.atomic():
+        order = _locked_order(order_id)
+        _check_buyer(order, user_id)
+        item = order.items.filter(ticket_id=ticket_id).first()
+        if item is None:
+            raise NotFound(TICKET_NOT_IN_ORDER)
+        _check_open(order)
+        if order.items.count() == 1:
+            _cancel(order, Order.CancelReason.BY_BUYER)
+            return order
+        item.delete()
+        remaining = order.ticket_items()
+        order.ticket = remaining[0].ticket
+        order.price = sum((i.price for i in remaining), Decimal("0"))
+        order.touch()
+        _publish_updated(order)
     return order
+
+
+def _check_open(order: Order) -> None:
+    """Only an order still in its window and not yet being paid takes or gives back tickets."""
+    if order.status != Order.Status.CREATED or order.is_expired:
+        raise InvalidState(ORDER_NOT_OPEN)
+
+
+def _ticket_prices(items: list[OrderItem]) -> list[TicketPrice]:
+    return [TicketPrice(id=item.ticket_id, price=item.price) for item in items]
+
+
+def _publish_updated(order: Order) -> None:
+    items = order.ticket_items()
+    publish(OrderUpdated(id=order.id, status=order.status, user_id=order.user_id, expires_at=order.expires_at,
+                         version=order.version, ticket=TicketPrice(id=order.ticket_id, price=items[0].price),
+                         tickets=_ticket_prices(items), total=order.price))
 
 
 def _lock_buyer(user_id: str | uuid.UUID) -> None:
@@ -115,14 +288,9 @@ def _check_open_orders(user_id: str | uuid.UUID) -> None:
         raise InvalidState(TOO_MANY_OPEN_ORDERS)
 
 
-def _total(ticket: Ticket) -> Decimal:
-    """What an order of ``ticket`` costs: one ticket at its replica's price, nothing more today."""
-    return ticket.price
-
-
-def _check_total(ticket: Ticket, expected_total: Decimal | None) -> None:
+def _check_total(total: Decimal, expected_total: Decimal | None) -> None:
     """The buyer's ``expected_total``, when given, must be the total we would charge."""
-    if expected_total is not None and expected_total != _total(ticket):
+    if expected_total is not None and expected_total != total:
         raise Conflict(PRICE_CHANGED, field="expected_total")
 
 
@@ -237,8 +405,10 @@ def _cancel(order: Order, reason: Order.CancelReason) -> None:
 
 
 def _order_ref(order: Order) -> dict[str, Any]:
-    """The data of ``order.cancelled`` and ``order.completed``."""
-    return {"id": order.id, "version": order.version, "ticket": TicketId(id=order.ticket_id)}
+    """The data of ``order.cancelled`` and ``order.completed``: every ticket it holds (held)."""
+    tickets = [TicketId(id=item.ticket_id) for item in order.ticket_items()] or [TicketId(id=order.ticket_id)]
+    return {"id": order.id, "version": order.version, "ticket": TicketId(id=order.ticket_id), "tickets": tickets,
+            "user_id": order.user_id}
 
 
 def _violated_constraint(error: IntegrityError) -> str | None:
@@ -283,10 +453,11 @@ def _cancel_orders_at_another_price(*, ticket_id: uuid.UUID, price: Decimal) -> 
     ticket is freed and payments refuses, or refunds, its payment. Paid orders stay.
     Returns how many were cancelled.
     """
-    orders = Order.objects.select_for_update().filter(ticket_id=ticket_id, status__in=Order.PENDING)
-    stale = [order for order in orders if order.price != price]
+    items = OrderItem.objects.filter(ticket_id=ticket_id, live=True, order__status__in=Order.PENDING)
+    stale_ids = sorted({item.order_id for item in items if item.price != price})
+    stale = list(Order.objects.select_for_update().filter(pk__in=stale_ids, status__in=Order.PENDING).order_by("pk"))
     for order in stale:
-        logger.warning("Order %s was made at %s; ticket %s now costs %s: cancelled", order.id, order.price,
+        logger.warning("Order %s holds ticket %s at an old price; it now costs %s: cancelled", order.id,
                        ticket_id, price)
         _cancel(order, Order.CancelReason.PRICE_CHANGED)
     return len(stale)

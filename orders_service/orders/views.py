@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orders import selectors, services
-from orders.serializers import OrderCreateSerializer, OrderSerializer
+from orders.serializers import OrderCreateSerializer, OrderSerializer, OrderTicketAddSerializer
 from ticketing_shared.idempotency import HEADER as IDEMPOTENCY_KEY
 from ticketing_shared.idempotency.keys import respond_once
 
@@ -30,16 +30,17 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 @extend_schema_view(
     get=extend_schema(summary="The caller's orders, newest first"),
     post=extend_schema(
-        summary="Reserve a ticket",
+        summary="Reserve a ticket, or several in one order",
         request=OrderCreateSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: OrderSerializer,
             400: OpenApiResponse(
-                description=f"Bad ticket_id, expected_total or {IDEMPOTENCY_KEY}, "
-                f"`{services.TICKET_ALREADY_RESERVED}` or `{services.TOO_MANY_OPEN_ORDERS}`"
+                description=f"Bad ticket_id, ticket_ids, expected_total or {IDEMPOTENCY_KEY}, "
+                f"`{services.TICKET_ALREADY_RESERVED}`, `{services.TOO_MANY_OPEN_ORDERS}`, or (field ticket_ids) "
+                "some of the tickets are taken or unknown, each named: nothing was reserved"
             ),
-            404: OpenApiResponse(description=services.TICKET_NOT_FOUND),
+            404: OpenApiResponse(description=f"{services.TICKET_NOT_FOUND} (ticket_id)"),
             409: OpenApiResponse(
                 description=f"`{services.PRICE_CHANGED}` (field expected_total): nothing was made; or the first "
                 f"request with this {IDEMPOTENCY_KEY} is still running"
@@ -64,7 +65,8 @@ class OrderListCreate(generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         order = services.order_create(
             user_id=request.user.id,
-            ticket_id=serializer.validated_data["ticket_id"],
+            ticket_id=serializer.validated_data.get("ticket_id"),
+            ticket_ids=serializer.validated_data.get("ticket_ids"),
             expected_total=serializer.validated_data.get("expected_total"),
         )
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
@@ -102,3 +104,49 @@ class OrderDetail(generics.GenericAPIView):
         """Cancels; the order stays (the buyer still sees it, as ``cancelled``)."""
         services.order_cancel(order_id=pk, user_id=request.user.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    summary="Add a ticket to one's unpaid order (the cart)",
+    request=OrderTicketAddSerializer,
+    responses={
+        200: OrderSerializer,
+        400: OpenApiResponse(
+            description=f"Bad ticket_id, `{services.TICKET_ALREADY_RESERVED}`, `{services.TICKET_ALREADY_IN_ORDER}`, "
+            f"`{services.TOO_MANY_TICKETS}` or `{services.ORDER_NOT_OPEN}`"
+        ),
+        403: OpenApiResponse(description="Someone else's order"),
+        404: OpenApiResponse(description=f"{services.ORDER_NOT_FOUND} / {services.TICKET_NOT_FOUND}"),
+    },
+)
+class OrderTicketAdd(generics.GenericAPIView):
+    """The ticket is reserved at once, until the order's own ``expires_at``."""
+
+    serializer_class = OrderSerializer
+
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
+        serializer = OrderTicketAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = services.order_add_ticket(order_id=pk, user_id=request.user.id,
+                                          ticket_id=serializer.validated_data["ticket_id"])
+        return Response(OrderSerializer(selectors.order_queryset().get(pk=order.pk)).data)
+
+
+@extend_schema(
+    summary="Take a ticket out of one's unpaid order",
+    request=None,
+    responses={
+        200: OrderSerializer,
+        400: OpenApiResponse(description=services.ORDER_NOT_OPEN),
+        403: OpenApiResponse(description="Someone else's order"),
+        404: OpenApiResponse(description=f"{services.ORDER_NOT_FOUND} / {services.TICKET_NOT_IN_ORDER}"),
+    },
+)
+class OrderTicketRemove(generics.GenericAPIView):
+    """The ticket is free again at once; the order left empty is cancelled instead (status ``cancelled``)."""
+
+    serializer_class = OrderSerializer
+
+    def delete(self, request: Request, pk: uuid.UUID, ticket_id: uuid.UUID) -> Response:
+        order = services.order_remove_ticket(order_id=pk, user_id=request.user.id, ticket_id=ticket_id)
+        return Response(OrderSerializer(selectors.order_queryset().get(pk=order.pk)).data)

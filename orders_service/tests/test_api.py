@@ -25,6 +25,8 @@ def order_json(order: Order) -> dict:
         "user_id": str(order.user_id),
         "version": order.version,
         "ticket": {"id": str(order.ticket_id), "title": order.ticket.title, "price": f"{order.price:.2f}"},
+        "tickets": [{"id": str(order.ticket_id), "title": order.ticket.title, "price": f"{order.price:.2f}"}],
+        "total": f"{order.price:.2f}",
     }
 
 
@@ -56,6 +58,8 @@ def test_reserving_a_free_ticket_creates_an_order_for_the_window(buyer, ticket, 
                 "expires_at": order.expires_at.isoformat().replace("+00:00", "Z"),
                 "version": 0,
                 "ticket": {"id": str(ticket.id), "price": "20.00"},
+                "tickets": [{"id": str(ticket.id), "price": "20.00"}],
+                "total": "20.00",
             },
         }
     ]
@@ -173,6 +177,8 @@ def test_reserving_a_ticket_whose_order_expired_cancels_that_order_first(buyer, 
         "id": str(expired.id),
         "version": 1,
         "ticket": {"id": str(ticket.id)},
+        "tickets": [{"id": str(ticket.id)}],
+        "user_id": str(expired.user_id),
         "reason": "expired",
     }
     assert expired.cancel_reason == "expired"
@@ -371,7 +377,8 @@ def test_cancelling_an_order_frees_the_ticket_and_publishes(buyer, other_buyer, 
         {
             "type": "order.cancelled",
             "aggregateid": order_id,
-            "data": {"id": order_id, "version": 1, "ticket": {"id": str(ticket.id)}, "reason": "by_buyer"},
+            "data": {"id": order_id, "version": 1, "ticket": {"id": str(ticket.id)},
+                     "tickets": [{"id": str(ticket.id)}], "user_id": BUYER_ID, "reason": "by_buyer"},
         }
     ]
     shown = buyer.get(f"/api/orders/{order_id}").json()

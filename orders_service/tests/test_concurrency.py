@@ -133,3 +133,46 @@ def test_a_reservation_racing_a_price_edit_never_leaves_an_unpaid_order_at_the_o
             assert (order.price, order.status, order.cancel_reason) == (Decimal("40.00"), "created", "")
     cancelled = {event["aggregateid"] for event in outbox("order.cancelled")}
     assert cancelled == {str(order.id) for order in orders if order.status == "cancelled"}
+
+
+PAIRS_RUNS = 5
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("run", range(PAIRS_RUNS))
+def test_twenty_buyers_racing_for_overlapping_pairs_hold_each_ticket_once(make_token, run):
+    """Buyer i wants tickets i and i+1 (of 10, in a ring; half of them in reverse order):
+    every pair overlaps two others. All or none per buyer, no ticket in two live orders,
+    and no deadlock or serialization error ever reaches a client."""
+    from orders.models import OrderItem
+
+    tickets = [TicketFactory() for _ in range(10)]
+    wanted = []
+    for i in range(20):
+        pair = [tickets[i % 10].id, tickets[(i + 1) % 10].id]
+        wanted.append(pair if i % 2 else pair[::-1])
+    clients = []
+    for pair in wanted:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(user_id=str(uuid.uuid4()))}")
+        clients.append((client, pair))
+
+    def buy(argument) -> tuple[int, dict]:
+        client, pair = argument
+        response = client.post("/api/orders", {"ticket_ids": [str(t) for t in pair]}, format="json")
+        return response.status_code, response.json()
+
+    results = run_concurrently(buy, clients)
+
+    assert {status for status, _ in results} <= {201, 400}, results
+    assert any(status == 201 for status, _ in results)
+    for status, body in results:
+        if status == 400:
+            assert body["errors"][0]["field"] == "ticket_ids", body
+    live = OrderItem.objects.filter(live=True)
+    held = [item.ticket_id for item in live]
+    assert len(held) == len(set(held)), "a ticket is held by two live orders"
+    winners = [body["id"] for status, body in results if status == 201]
+    for order_id in winners:
+        assert OrderItem.objects.filter(order_id=order_id, live=True).count() == 2
+    assert Order.objects.count() == len(winners)

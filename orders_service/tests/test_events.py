@@ -81,4 +81,6 @@ def test_an_order_goes_round_the_event_loop(consumer, kafka_reader, buyer):
     assert relay_outbox() == 1
 
     completed = published(kafka_reader, "order.completed", order_id)
-    assert completed["value"]["data"] == {"id": order_id, "version": 1, "ticket": {"id": ticket_id}}
+    data = completed["value"]["data"]
+    assert data == {"id": order_id, "version": 1, "ticket": {"id": ticket_id}, "tickets": [{"id": ticket_id}],
+                    "user_id": data["user_id"]}

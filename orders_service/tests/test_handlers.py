@@ -174,7 +174,8 @@ def test_a_new_price_cancels_the_unpaid_order_made_at_the_old_one(deliver, outbo
         {
             "type": "order.cancelled",
             "aggregateid": str(order.id),
-            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(ticket.id)}, "reason": "price_changed"},
+            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(ticket.id)},
+                     "tickets": [{"id": str(ticket.id)}], "user_id": str(order.user_id), "reason": "price_changed"},
         }
     ]
     ticket.refresh_from_db()
@@ -293,7 +294,8 @@ def test_expiration_cancels_a_pending_order_and_publishes(deliver, outbox):
         {
             "type": "order.cancelled",
             "aggregateid": str(order.id),
-            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(order.ticket_id)}, "reason": "expired"},
+            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(order.ticket_id)},
+                     "tickets": [{"id": str(order.ticket_id)}], "user_id": str(order.user_id), "reason": "expired"},
         }
     ]
 
@@ -353,7 +355,8 @@ def test_payment_completes_the_order_and_publishes(deliver, outbox):
         {
             "type": "order.completed",
             "aggregateid": str(order.id),
-            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(order.ticket_id)}},
+            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(order.ticket_id)},
+                     "tickets": [{"id": str(order.ticket_id)}], "user_id": str(order.user_id)},
         }
     ]
 
@@ -467,7 +470,8 @@ def test_an_operators_refund_cancels_a_complete_order_and_frees_its_ticket(deliv
         {
             "type": "order.cancelled",
             "aggregateid": str(order.id),
-            "data": {"id": str(order.id), "version": 2, "ticket": {"id": str(order.ticket_id)}, "reason": "operator"},
+            "data": {"id": str(order.id), "version": 2, "ticket": {"id": str(order.ticket_id)},
+                     "tickets": [{"id": str(order.ticket_id)}], "user_id": str(order.user_id), "reason": "operator"},
         }
     ]
     assert reserve(buyer, order.ticket_id).status_code == 201  # on sale again

@@ -43,6 +43,9 @@ PAYMENT_ATTEMPT_LEASE_SECONDS = env.int(
     "PAYMENT_ATTEMPT_LEASE_SECONDS",
     default=int(3 * (STRIPE["MAX_NETWORK_RETRIES"] + 1) * STRIPE["TIMEOUT_SECONDS"] + 30),
 )
+# How long a card's 3-D Secure step in the browser may take: the attempt stays ours (and its
+# PaymentIntent alive) that long before the sweep cancels it as abandoned.
+PAYMENT_AUTHENTICATION_SECONDS = env.int("PAYMENT_AUTHENTICATION_SECONDS", default=600)
 # How often the sweep finishes what a crash or a Stripe outage left undone
 # (refunds still due, attempts whose process died).
 PAYMENTS_RECONCILE_INTERVAL_SECONDS = env.float("PAYMENTS_RECONCILE_INTERVAL_SECONDS", default=30.0)

@@ -77,6 +77,8 @@ class Intent:
     currency: str
     metadata: dict[str, str] = field(default_factory=dict)
     error_message: str = ""
+    # Lets Stripe.js in the buyer's browser finish a step such as 3-D Secure (``requires_action``).
+    client_secret: str = ""
 
     @classmethod
     def from_stripe(cls, obj: Any) -> Intent:
@@ -90,6 +92,7 @@ class Intent:
             currency=str(data["currency"]).lower(),
             metadata={str(key): str(value) for key, value in (data.get("metadata") or {}).items()},
             error_message=str(error.get("message") or ""),
+            client_secret=str(data.get("client_secret") or ""),
         )
 
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from payments import services
 from payments import stripe_gateway as gateway
-from payments.serializers import PaymentCreateSerializer, PaymentSerializer
+from payments.serializers import PaymentActionSerializer, PaymentCreateSerializer, PaymentSerializer
 from ticketing_shared.idempotency import HEADER as IDEMPOTENCY_KEY
 from ticketing_shared.idempotency.keys import respond_once
 
@@ -31,6 +31,11 @@ from ticketing_shared.idempotency.keys import respond_once
     ],
     responses={
         201: PaymentSerializer,
+        202: OpenApiResponse(
+            PaymentActionSerializer,
+            description="The card needs 3-D Secure: Stripe.js authenticates it with client_secret in the browser, "
+            "then POST /api/payments/{id}/confirm (Stripe's webhook settles it too)",
+        ),
         400: OpenApiResponse(
             description=f"Invalid input or {IDEMPOTENCY_KEY}; the order is cancelled, expired or already paid; "
             "or Stripe charged another total than the order's (refunded)"
@@ -38,7 +43,10 @@ from ticketing_shared.idempotency.keys import respond_once
         402: OpenApiResponse(description="The card was declined (Stripe's message)"),
         403: OpenApiResponse(description="Not the buyer of this order"),
         404: OpenApiResponse(description="No such order (yet)"),
-        409: OpenApiResponse(description=f"The first request with this {IDEMPOTENCY_KEY} is still running"),
+        409: OpenApiResponse(
+            description=f"`{services.TOTAL_CHANGED}` (field expected_total): nothing was charged; or the first "
+            f"request with this {IDEMPOTENCY_KEY} is still running"
+        ),
         422: OpenApiResponse(description=f"This {IDEMPOTENCY_KEY} was already used for a different request"),
         503: OpenApiResponse(description="Stripe unreachable; nothing was charged, try again"),
     },
@@ -63,8 +71,33 @@ def _pay(request: Request) -> Response:
         user_id=request.user.id,
         email=request.user.email,
         payment_method=serializer.validated_data["payment_method"],
+        expected_total=serializer.validated_data.get("expected_total"),
     )
+    if isinstance(payment, services.ActionRequired):
+        body = {**PaymentSerializer(payment.payment).data, "status": "requires_action",
+                "client_secret": payment.client_secret}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
     return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    request=None,
+    responses={
+        200: PaymentSerializer,
+        400: OpenApiResponse(
+            description=f"`{services.AUTHENTICATION_INCOMPLETE}`, or the order was cancelled meanwhile (refunded)"
+        ),
+        402: OpenApiResponse(description="The authentication failed or the card was declined (Stripe's message)"),
+        403: OpenApiResponse(description="Not the buyer of this order"),
+        404: OpenApiResponse(description=services.PAYMENT_NOT_FOUND),
+        503: OpenApiResponse(description="Stripe unreachable; try again"),
+    },
+)
+@api_view(["POST"])
+def payment_confirm(request: Request, pk) -> Response:
+    """After the buyer authenticated the card in the browser (3-D Secure): settle the payment."""
+    payment = services.payment_confirm(payment_id=pk, user_id=request.user.id)
+    return Response(PaymentSerializer(payment).data)
 
 
 @extend_schema(

@@ -330,13 +330,49 @@ def test_the_openapi_schema_is_served(api_client):
     assert b"/api/payments/webhook" in response.content
 
 
-def test_a_card_that_needs_3d_secure_is_402_and_records_nothing(buyer, order, outbox):
+def authenticate_in_the_browser(client_secret: str, *, success: bool) -> None:
+    """What Stripe.js does with the client secret once the buyer answered the 3-D Secure
+    step (localstripe's stand-in for the bank's page)."""
+    import requests
+    from django.conf import settings
+
+    intent_id = client_secret.split("_secret_")[0]
+    response = requests.post(
+        f"{settings.STRIPE['API_BASE']}/v1/payment_intents/{intent_id}/_authenticate",
+        params={"success": "true" if success else "false"},
+        json={"key": "pk_test_local", "client_secret": client_secret},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_card_that_needs_3d_secure_is_authenticated_in_the_browser_then_paid(buyer, order, outbox):
     response = pay(buyer, order.id, card_method("4000002500003155"))
 
-    assert response.status_code == 402
-    assert response.json() == {"errors": [{"message": services.NEEDS_AUTHENTICATION}]}
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["status"] == "requires_action" and body["client_secret"].startswith(body["stripe_id"])
+    assert Payment.objects.get().status == "pending" and outbox("payment.created") == []
+    assert buyer.post(f"/api/payments/{body['id']}/confirm").status_code == 400  # not yet
+
+    authenticate_in_the_browser(body["client_secret"], success=True)
+    confirmed = buyer.post(f"/api/payments/{body['id']}/confirm")
+
+    assert confirmed.status_code == 200, confirmed.json()
+    assert confirmed.json()["status"] == "succeeded" and confirmed.json()["amount"] == "20.00"
+    assert [intent.status for intent in intents_for(order.id)] == ["succeeded"]
+    assert len(outbox("payment.created")) == 1
+
+
+def test_a_failed_3d_secure_records_nothing_and_another_card_pays(buyer, order, outbox):
+    body = pay(buyer, order.id, card_method("4000002500003155")).json()
+    authenticate_in_the_browser(body["client_secret"], success=False)
+
+    failed = buyer.post(f"/api/payments/{body['id']}/confirm")
+
+    assert failed.status_code == 402
     assert not Payment.objects.exists()
-    assert [intent.status for intent in intents_for(order.id)] == ["canceled"]
+    assert pay(buyer, order.id).status_code == 201
 
 
 def test_a_timeout_after_stripe_charged_is_503_and_the_retry_records_that_charge(buyer, order, outbox, monkeypatch):

@@ -13,7 +13,7 @@ from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
-TICKET_FIELDS = {"id", "title", "price", "user_id", "order_id", "version"}  # docs/api.md, exactly
+TICKET_FIELDS = {"id", "title", "price", "user_id", "order_id", "version", "owner_id"}  # docs/api.md, exactly
 OWN_TICKET_FIELDS = TICKET_FIELDS | {"status"}  # only in the seller's own list
 
 
@@ -55,6 +55,7 @@ def test_the_list_shows_available_tickets_newest_first_to_anyone(api_client):
         "price": "20.00",
         "user_id": str(newest.user_id),
         "order_id": None,
+        "owner_id": None,
         "version": 0,
     }
 
@@ -181,6 +182,7 @@ def test_create_lists_a_ticket_for_the_caller_and_publishes_ticket_created(selle
         "price": "20.00",
         "user_id": SELLER_ID,
         "order_id": None,
+        "owner_id": None,
         "version": 0,
     }
     assert ticket.title == "Concert" and ticket.price == Decimal("20.00") and str(ticket.user_id) == SELLER_ID
@@ -299,6 +301,7 @@ def test_show_answers_any_ticket_to_anyone_as_the_spec_ticket(api_client, ticket
         "price": "120.50",
         "user_id": SELLER_ID,
         "order_id": str(ticket.order_id) if ticket.order_id else None,
+        "owner_id": None,
         "version": 0,
     }
 
@@ -324,6 +327,7 @@ def test_update_changes_title_and_price_bumps_the_version_and_publishes(seller, 
         "price": "150.00",
         "user_id": SELLER_ID,
         "order_id": None,
+        "owner_id": None,
         "version": 1,
     }
     ticket.refresh_from_db()
@@ -338,6 +342,7 @@ def test_update_changes_title_and_price_bumps_the_version_and_publishes(seller, 
                 "price": "150.00",
                 "user_id": SELLER_ID,
                 "order_id": None,
+                "owner_id": None,
                 "version": 1,
             },
         }

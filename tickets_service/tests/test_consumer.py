@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_service_consumes_the_three_order_events():
-    assert registered_types() == ["order.cancelled", "order.completed", "order.created"]
+    assert registered_types() == ["order.cancelled", "order.completed", "order.created", "order.updated"]
 
 
 def test_order_events_from_kafka_hold_and_sell_a_ticket_and_poison_goes_to_the_dead_letters(kafka_broker):

@@ -50,6 +50,7 @@ def test_ticket_events_are_published_to_kafka_with_the_spec_envelope(seller, kaf
             "price": "60.00",
             "user_id": SELLER_ID,
             "order_id": None,
+            "owner_id": None,
             "version": 1,
         },
         {
@@ -58,6 +59,7 @@ def test_ticket_events_are_published_to_kafka_with_the_spec_envelope(seller, kaf
             "price": "60.00",
             "user_id": SELLER_ID,
             "order_id": order["id"],
+            "owner_id": None,
             "version": 2,
         },
     ]

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 
 from ticketing_shared.admin import ReadOnlyAdmin
 from tickets import services
+from tickets.gifts import Gift
 from tickets.models import Reservation, Ticket
 
 
@@ -125,3 +126,16 @@ class ReservationAdmin(ReadOnlyAdmin):
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(Q(pk=an_id) | Q(ticket_id=an_id)), False
 
+
+
+@admin.register(Gift)
+class GiftAdmin(ReadOnlyAdmin):
+    """Gift links, read-only: they change only through the owner's and the recipient's calls."""
+
+    list_display = ["ticket", "status", "from_user_id", "to_user_id", "expires_at", "created_at", "claimed_at"]
+    list_filter = ["status"]
+    list_select_related = ["ticket"]
+    search_fields = ["ticket__id", "ticket__title", "from_user_id", "to_user_id"]
+    # Not the code: it is the secret of the link, and operators do not need it.
+    fields = ["id", "ticket", "status", "from_user_id", "to_user_id", "expires_at", "created_at", "claimed_at",
+              "revoked_at"]

@@ -52,6 +52,9 @@ class Ticket(VersionedModel):
     user_id = models.UUIDField(help_text="The seller (a user of the auth service).")
     order_id = models.UUIDField(null=True, blank=True, help_text="The order holding the ticket; empty when available.")
     sold_at = models.DateTimeField(null=True, blank=True, help_text="When the holding order completed.")
+    owner_id = models.UUIDField(
+        null=True, blank=True, help_text="Who owns it after a sale (the buyer) or a gift; empty while for sale."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +76,9 @@ class Ticket(VersionedModel):
             ),
             models.Index(fields=["user_id", "-created_at"], name="ticket_owner_idx"),
             models.Index(fields=["order_id"], name="ticket_order_idx"),
+            models.Index(
+                fields=["owner_id", "-created_at"], name="ticket_owned_idx", condition=Q(owner_id__isnull=False)
+            ),
             # Title search is a case-insensitive substring match (``icontains`` is
             # ``UPPER(title) LIKE UPPER(%term%)``), which this trigram index serves.
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="ticket_title_trgm_idx"),
@@ -96,7 +102,7 @@ class Ticket(VersionedModel):
 
 
 class Reservation(models.Model):
-    """An order this service has heard of for a ticket, as of the newest order event.
+    """An order this service has heard of for its tickets, as of the newest order event.
 
     Order events for one ticket arrive on three topics, so in any order: a late
     ``order.created`` of an order already cancelled, or of an older order replaced by
@@ -112,7 +118,10 @@ class Reservation(models.Model):
         COMPLETE = "complete", "Complete"
 
     order_id = models.UUIDField(primary_key=True)
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="reservations")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="reservations",
+                               help_text="The order's first ticket.")
+    ticket_ids = models.JSONField(default=list, help_text="Every ticket of the order as of version.")
+    user_id = models.UUIDField(null=True, blank=True, help_text="The buyer; unknown from older events.")
     status = models.CharField(max_length=20, choices=Status.choices)
     version = models.PositiveIntegerField(help_text="The order's version this row reflects.")
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Unknown until order.created arrives.")
@@ -124,3 +133,7 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.order_id} ({self.status})"
+
+
+# Gifts live in their own module; importing them here registers the model with the app.
+from tickets.gifts import Gift  # noqa: E402, F401

@@ -57,13 +57,13 @@ class PriceField(MoneySchemaMixin, serializers.Field):
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    """The API's ticket, exactly: ``{id, title, price, user_id, order_id, version}`` (docs/api.md)."""
+    """The API's ticket, exactly: ``{id, title, price, user_id, order_id, version, owner_id}`` (docs/api.md)."""
 
     price = PriceField()
 
     class Meta:
         model = Ticket
-        fields = ["id", "title", "price", "user_id", "order_id", "version"]
+        fields = ["id", "title", "price", "user_id", "order_id", "version", "owner_id"]
         read_only_fields = fields
 
 

@@ -13,7 +13,7 @@ import logging
 import uuid
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ticketing_shared.errors import Conflict, Forbidden, InvalidState
@@ -47,10 +47,6 @@ class UnknownTicket(Exception):
     """An order event names a ticket this service never had."""
 
 
-class OrderTicketMismatch(Exception):
-    """An order event names another ticket than earlier events of that order did."""
-
-
 # ``order.cancelled``'s reason when an operator refunded the order: its sold ticket is freed.
 OPERATOR_REFUND = "operator"
 
@@ -61,7 +57,7 @@ def _ticket_fields(ticket: Ticket) -> dict:
 
 
 def _publish_updated(ticket: Ticket) -> None:
-    publish(TicketUpdated(**_ticket_fields(ticket), order_id=ticket.order_id))
+    publish(TicketUpdated(**_ticket_fields(ticket), order_id=ticket.order_id, owner_id=ticket.owner_id))
 
 
 def ticket_create(*, user_id: str | uuid.UUID, title: str, price: Decimal) -> Ticket:
@@ -93,16 +89,21 @@ def ticket_update(*, ticket: Ticket, title: str, price: Decimal, by_user: str | 
     return ticket
 
 
-def _set_hold(ticket: Ticket, *, order_id: uuid.UUID | None, sold: bool = False) -> None:
-    """Write who holds ``ticket`` (locked by the caller) and publish the change; a freed
-    ticket is on sale again, even one that was sold (an operator refunded its order)."""
+def _set_hold(
+    ticket: Ticket, *, order_id: uuid.UUID | None, sold: bool = False, owner_id: uuid.UUID | None = None
+) -> None:
+    """Write who holds ``ticket`` (locked by the caller) and publish the change; a sold
+    ticket is its buyer's (``owner_id``); a freed ticket is on sale again, even one that was
+    sold (an operator refunded its order), and nobody's."""
     ticket.order_id = order_id
     ticket.updated_at = timezone.now()
     if sold:
         ticket.sold_at = ticket.updated_at
+        ticket.owner_id = owner_id
     elif order_id is None:
         ticket.sold_at = None
-    ticket.save_versioned(update_fields=["order_id", "sold_at", "updated_at"])
+        ticket.owner_id = None
+    ticket.save_versioned(update_fields=["order_id", "sold_at", "owner_id", "updated_at"])
     _publish_updated(ticket)
 
 
@@ -112,74 +113,149 @@ def _locked_ticket(ticket_id: uuid.UUID) -> Ticket | None:
 
 
 def _record(
-    *, ticket: Ticket, order_id: uuid.UUID, status: str, version: int, expires_at: dt.datetime | None = None
-) -> Reservation:
-    """Remember the order's state as of ``version``; an older version changes only what it alone knows."""
-    reservation = Reservation.objects.filter(pk=order_id).first()
+    *,
+    order_id: uuid.UUID,
+    status: str,
+    version: int,
+    ticket_ids: list[uuid.UUID],
+    first: Ticket,
+    expires_at: dt.datetime | None = None,
+    user_id: uuid.UUID | None = None,
+) -> tuple[Reservation, Reservation | None]:
+    """Remember the order's state as of ``version`` (locked until the transaction ends);
+    an older version changes only what it alone knows. Returns the row and a copy of it
+    as it was before (None for a new one)."""
+    reservation = Reservation.objects.select_for_update().filter(pk=order_id).first()
+    ids = [str(t) for t in ticket_ids]
     if reservation is None:
-        return Reservation.objects.create(
-            order_id=order_id, ticket=ticket, status=status, version=version, expires_at=expires_at
+        reservation = Reservation.objects.create(
+            order_id=order_id, ticket=first, status=status, version=version, expires_at=expires_at,
+            ticket_ids=ids, user_id=user_id,
         )
-    if reservation.ticket_id != ticket.pk:
-        raise OrderTicketMismatch(f"Order {order_id} is for ticket {reservation.ticket_id}, not {ticket.pk}")
+        return reservation, None
+    before = Reservation(order_id=reservation.order_id, ticket_id=reservation.ticket_id, status=reservation.status,
+                         version=reservation.version, ticket_ids=list(reservation.ticket_ids))
     if expires_at is not None and reservation.expires_at is None:
         reservation.expires_at = expires_at
+    if user_id is not None and reservation.user_id is None:
+        reservation.user_id = user_id
     if version > reservation.version:
-        reservation.status, reservation.version = status, version
+        reservation.status, reservation.version, reservation.ticket_ids = status, version, ids
+        reservation.ticket = first
     reservation.save()
-    return reservation
+    return reservation, before
 
 
-def ticket_reserve(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, expires_at: dt.datetime) -> Ticket:
-    """``order.created``: the order holds the ticket, unless it lost already.
+def _lock_order(order_id: uuid.UUID) -> None:
+    """Serialise the events of one order until the transaction ends (a PostgreSQL advisory
+    lock on a hash of its id, taken before any ticket row: two orders sharing a hash merely
+    wait for each other), so even its first two events cannot both insert its row."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"tickets.order:{order_id}"])
 
-    It has lost when it was cancelled (its cancel arrived first), when the ticket is
-    sold, or when a newer order (one expiring later) holds the ticket: the orders
-    service only makes a new order for a ticket after ending the previous one.
+
+def order_apply(
+    *,
+    order_id: uuid.UUID,
+    order_version: int,
+    status: str,
+    ticket_ids: list[uuid.UUID],
+    expires_at: dt.datetime | None = None,
+    reason: str | None = None,
+    user_id: uuid.UUID | None = None,
+) -> list[Ticket]:
+    """Apply one order event: make every ticket the order ever named agree with the newest
+    state we know of the order (its status and tickets as of its highest version).
+
+    The events of one order come on four topics, so in any order; those of different
+    orders for one ticket too. Per ticket, the rules of :func:`ticket_reserve`,
+    :func:`ticket_release` and :func:`ticket_sell` hold; a ticket the order no longer
+    lists (the buyer took it out of the cart) is freed if this order holds it and it is
+    not sold. The order's row is locked first, then its tickets in id order, so two
+    events never wait for each other in a circle.
     """
     with transaction.atomic():
-        ticket = _locked_ticket(ticket_id)
-        if ticket is None:
-            raise UnknownTicket(ticket_id)
-        reservation = _record(
-            ticket=ticket,
-            order_id=order_id,
-            status=Reservation.Status.ACTIVE,
-            version=order_version,
-            expires_at=expires_at,
+        _lock_order(order_id)
+        known = {t.pk: t for t in Ticket.objects.filter(pk__in=ticket_ids)}
+        missing = [t for t in ticket_ids if t not in known]
+        if missing:
+            raise UnknownTicket(", ".join(str(t) for t in missing))
+        reservation, before = _record(
+            order_id=order_id, status=status, version=order_version, ticket_ids=ticket_ids,
+            first=known[ticket_ids[0]], expires_at=expires_at, user_id=user_id,
         )
-        if reservation.status != Reservation.Status.ACTIVE or ticket.sold_at or ticket.order_id == order_id:
-            return ticket
-        if ticket.order_id is not None:
-            holder = Reservation.objects.filter(pk=ticket.order_id).first()
-            if holder is not None and holder.expires_at is not None and holder.expires_at >= expires_at:
-                logger.info("Order %s for ticket %s is older than its holder %s", order_id, ticket.pk, holder.pk)
-                return ticket
-        _set_hold(ticket, order_id=order_id)
-    return ticket
+        named = {str(t) for t in ticket_ids} | set(reservation.ticket_ids) | set(before.ticket_ids if before else [])
+        listed = set(reservation.ticket_ids)
+        refund = status == Reservation.Status.CANCELLED and _refunds_the_sale(
+            before, reason=reason, version=order_version)
+        tickets = list(Ticket.objects.select_for_update().filter(pk__in=sorted(named)).order_by("pk"))
+        for ticket in tickets:
+            if str(ticket.pk) not in listed:
+                if ticket.order_id == order_id and ticket.sold_at is None:
+                    _set_hold(ticket, order_id=None)
+            elif reservation.status == Reservation.Status.ACTIVE:
+                _hold(ticket, reservation)
+            elif reservation.status == Reservation.Status.COMPLETE:
+                _sell(ticket, reservation)
+            elif ticket.order_id == order_id and (ticket.sold_at is None or refund):
+                _set_hold(ticket, order_id=None)
+    by_id = {str(t.pk): t for t in tickets}
+    return [by_id[str(t)] for t in ticket_ids]
+
+
+def _hold(ticket: Ticket, reservation: Reservation) -> None:
+    """The live order holds the ticket, unless it lost already: the ticket is sold, or a
+    newer order (one expiring later) holds it: the orders service only makes a new order
+    for a ticket after ending the previous one."""
+    order_id = reservation.order_id
+    if ticket.sold_at or ticket.order_id == order_id:
+        return
+    if ticket.order_id is not None:
+        holder = Reservation.objects.filter(pk=ticket.order_id).first()
+        if (holder is not None and holder.expires_at is not None and reservation.expires_at is not None
+                and holder.expires_at >= reservation.expires_at):
+            logger.info("Order %s for ticket %s is older than its holder %s", order_id, ticket.pk, holder.pk)
+            return
+    _set_hold(ticket, order_id=order_id)
+
+
+def _sell(ticket: Ticket, reservation: Reservation) -> None:
+    """The orders service completes at most one order per ticket, so the completed order
+    takes the ticket even from a holder whose cancel has not arrived yet; its buyer owns it."""
+    if ticket.sold_at is not None:
+        if ticket.order_id != reservation.order_id:
+            logger.error("Ticket %s sold to order %s; order %s completed too", ticket.pk, ticket.order_id,
+                         reservation.order_id)
+        return
+    _set_hold(ticket, order_id=reservation.order_id, sold=True, owner_id=reservation.user_id)
+
+
+def ticket_reserve(
+    *, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, expires_at: dt.datetime,
+    ticket_ids: list[uuid.UUID] | None = None, user_id: uuid.UUID | None = None,
+) -> Ticket:
+    """``order.created`` (and ``order.updated``): the order holds its tickets, unless it lost already.
+
+    It has lost when it was cancelled (its cancel arrived first), when the ticket is
+    sold, or when a newer order (one expiring later) holds the ticket.
+    """
+    return order_apply(order_id=order_id, order_version=order_version, status=Reservation.Status.ACTIVE,
+                       ticket_ids=ticket_ids or [ticket_id], expires_at=expires_at, user_id=user_id)[0]
 
 
 def ticket_release(
-    *, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, reason: str | None = None
+    *, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, reason: str | None = None,
+    ticket_ids: list[uuid.UUID] | None = None,
 ) -> Ticket:
-    """``order.cancelled``: free the ticket, only if that very order holds it.
+    """``order.cancelled``: free the tickets, only those that very order holds.
 
     A sold ticket stays sold, except for the cancel of an operator's refund (``reason``
     ``operator``) of the very order it was sold to, newer than that sale: the buyer got
     the money back, so the seller's ticket is on sale again. Any other cancel, a stale
     one, or one of another order, leaves a sold ticket alone.
     """
-    with transaction.atomic():
-        ticket = _locked_ticket(ticket_id)
-        if ticket is None:
-            raise UnknownTicket(ticket_id)
-        before = Reservation.objects.filter(pk=order_id).first()
-        _record(ticket=ticket, order_id=order_id, status=Reservation.Status.CANCELLED, version=order_version)
-        if ticket.order_id != order_id:
-            return ticket
-        if ticket.sold_at is None or _refunds_the_sale(before, reason=reason, version=order_version):
-            _set_hold(ticket, order_id=None)
-    return ticket
+    return order_apply(order_id=order_id, order_version=order_version, status=Reservation.Status.CANCELLED,
+                       ticket_ids=ticket_ids or [ticket_id], reason=reason)[0]
 
 
 def _refunds_the_sale(sale: Reservation | None, *, reason: str | None, version: int) -> bool:
@@ -192,27 +268,14 @@ def _refunds_the_sale(sale: Reservation | None, *, reason: str | None, version: 
     )
 
 
-def ticket_sell(*, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int) -> Ticket:
-    """``order.completed``: the order paid; the ticket is its, unless an operator refunds it.
+def ticket_sell(
+    *, ticket_id: uuid.UUID, order_id: uuid.UUID, order_version: int, ticket_ids: list[uuid.UUID] | None = None,
+    user_id: uuid.UUID | None = None,
+) -> Ticket:
+    """``order.completed``: the order paid; its tickets are its buyer's, unless an operator refunds it.
 
-    The orders service completes at most one order per ticket, so the completed
-    order takes the ticket even from a holder whose cancel has not arrived yet. A
-    completion overtaken by a newer cancel of the same order (an operator refunded it;
+    A completion overtaken by a newer cancel of the same order (an operator refunded it;
     the events come on different topics) sells nothing.
     """
-    with transaction.atomic():
-        ticket = _locked_ticket(ticket_id)
-        if ticket is None:
-            raise UnknownTicket(ticket_id)
-        reservation = _record(
-            ticket=ticket, order_id=order_id, status=Reservation.Status.COMPLETE, version=order_version
-        )
-        if reservation.status != Reservation.Status.COMPLETE:
-            logger.info("Order %s was cancelled after it completed; ticket %s is not sold to it", order_id, ticket.pk)
-            return ticket
-        if ticket.sold_at is not None:
-            if ticket.order_id != order_id:
-                logger.error("Ticket %s sold to order %s; order %s completed too", ticket.pk, ticket.order_id, order_id)
-            return ticket
-        _set_hold(ticket, order_id=order_id, sold=True)
-    return ticket
+    return order_apply(order_id=order_id, order_version=order_version, status=Reservation.Status.COMPLETE,
+                       ticket_ids=ticket_ids or [ticket_id], user_id=user_id)[0]

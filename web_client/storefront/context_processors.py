@@ -9,8 +9,10 @@ from storefront.session import UserSession
 
 
 def storefront(request: HttpRequest) -> dict[str, Any]:
+    session = UserSession.of(request)
     return {
-        "current_user": UserSession.of(request).user,
+        "current_user": session.user,
         "currency_symbol": settings.CURRENCY_SYMBOL,
         "stripe_test_mode": settings.STRIPE_TEST_MODE,
+        "cart_size": session.cart_size if session.user else 0,
     }

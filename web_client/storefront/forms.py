@@ -78,6 +78,10 @@ class PaymentForm(ApiForm):
         widget=forms.HiddenInput,
         error_messages={"required": "Please enter your card details."},
     )
+    # The total the page showed: a cart changed meanwhile is refused, not charged.
+    expected_total = forms.DecimalField(
+        required=False, min_value=Decimal("0"), max_digits=10, decimal_places=2, widget=forms.HiddenInput
+    )
 
     def add_api_error(self, error: ApiError | ServiceUnavailable) -> None:
         """A decline (402) is about the card, so it goes next to the card field."""

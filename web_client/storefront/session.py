@@ -22,12 +22,15 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from storefront.clients.auth import AuthClient, SignedIn
 from storefront.clients.base import SessionExpired
 
 SESSION_KEY = "auth"
 PAID_KEY = "paid_orders"
+CART_KEY = "cart"
 PAID_REMEMBERED = 20
 REFRESH_LOCK_SECONDS = 10
 
@@ -88,6 +91,30 @@ class UserSession:
     @property
     def paid_order_ids(self) -> list[str]:
         return list(self._session.get(PAID_KEY, []))
+
+    def remember_cart(self, order) -> None:
+        """The buyer's open order (their cart) as last seen: its id, size and expiry, for the
+        navigation; forgotten once it is not open any more."""
+        if order is None or not order.is_open_cart:
+            self._session.pop(CART_KEY, None)
+            return
+        self._session[CART_KEY] = {"order_id": order.id, "size": len(order.tickets),
+                                   "expires_at": order.expires_at.isoformat()}
+
+    @property
+    def cart_order_id(self) -> str | None:
+        return (self._session.get(CART_KEY) or {}).get("order_id")
+
+    @property
+    def cart_size(self) -> int:
+        """How many tickets the cart holds, 0 once its reservation has lapsed."""
+        cart = self._session.get(CART_KEY)
+        if not cart:
+            return 0
+        expires_at = parse_datetime(cart.get("expires_at", ""))
+        if expires_at is None or expires_at <= timezone.now():
+            return 0
+        return int(cart.get("size", 0))
 
     def refresh(self, rejected_access: str) -> str:
         """A fresh access token for one the services refused; :class:`SessionExpired` if none can be had."""

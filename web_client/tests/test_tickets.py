@@ -230,6 +230,7 @@ def test_my_tickets_shows_each_state(signed_in, api):
         json=page_json([free, held, sold]),
         match=[matchers.query_param_matcher({"limit": "20", "offset": "0"})],
     )
+    api.get(f"{TICKETS}/api/tickets/owned", json=page_json([]))
 
     html = signed_in().get("/tickets/mine").content.decode()
 
@@ -245,6 +246,7 @@ def test_a_ticket_without_a_status_field_is_free_or_held_by_its_order(signed_in,
     free = ticket_json(title="Free one")
     held = ticket_json(title="Held one", order_id="0b8f6a56-7c1b-4c0e-9a57-1c4b6c1e9f10")
     api.get(f"{TICKETS}/api/tickets/mine", json=page_json([free, held]))
+    api.get(f"{TICKETS}/api/tickets/owned", json=page_json([]))
     html = signed_in().get("/tickets/mine").content.decode()
     assert 'data-state="available">Free</span>' in html
     assert 'data-state="reserved">Held</span>' in html
@@ -428,7 +430,7 @@ def test_forms_carry_a_csrf_token(signed_in, api):
     ticket = ticket_json()
     api.get(f"{TICKETS}/api/tickets/{ticket['id']}", json=ticket)
     html = signed_in().get(f"/tickets/{ticket['id']}").content.decode()
-    assert html.count('name="csrfmiddlewaretoken"') == 2  # sign out, buy
+    assert html.count('name="csrfmiddlewaretoken"') == 3  # sign out, buy, add to cart
 
 
 def test_the_ticket_body_sent_is_json(signed_in, api):

@@ -31,8 +31,9 @@ def test_the_generated_documents_are_up_to_date():
 
 
 def test_every_topic_has_one_schema_owned_by_one_service():
-    assert set(SCHEMAS) == {"ticket.created", "ticket.updated", "order.created", "order.cancelled",
-                            "order.completed", "expiration.complete", "payment.created", "payment.refunded"}
+    assert set(SCHEMAS) == {"ticket.created", "ticket.updated", "order.created", "order.updated", "order.cancelled",
+                            "order.completed", "gift.created", "gift.claimed", "gift.revoked",
+                            "expiration.complete", "payment.created", "payment.refunded"}
     assert {schema.source for schema in SCHEMAS.values()} == {"tickets", "orders", "expiration", "payments"}
 
 
@@ -89,3 +90,29 @@ def test_publish_writes_the_typed_event_keyed_by_its_aggregate():
     row = OutboxEvent.objects.get()
     assert (row.type, row.aggregatetype, row.aggregateid) == ("order.created", "order", str(order_id))
     assert row.payload["ticket"] == {"id": str(ticket_id), "price": "12.00"}
+
+
+def test_order_events_from_before_carts_still_apply_and_name_their_one_ticket():
+    from ticketing_shared.events.schemas import OrderCancelled, OrderUpdated
+
+    ticket_id = str(uuid.uuid4())
+    old = {"id": str(uuid.uuid4()), "status": "created", "user_id": str(uuid.uuid4()),
+           "expires_at": "2030-01-01T00:00:00Z", "version": 0, "ticket": {"id": ticket_id, "price": "12.50"}}
+    created = OrderCreated.from_event(event_of("order.created", old, source="orders"))
+    assert [str(t.id) for t in created.all_tickets()] == [ticket_id]
+    assert created.order_total() == Decimal("12.50")
+    cancelled = OrderCancelled.from_event(
+        event_of("order.cancelled", {"id": old["id"], "version": 1, "ticket": {"id": ticket_id}}, source="orders"))
+    assert [str(t.id) for t in cancelled.all_tickets()] == [ticket_id] and cancelled.user_id is None
+    with pytest.raises(PoisonMessage, match="tickets"):
+        OrderUpdated.from_event(event_of("order.updated", old, source="orders"))
+
+
+def test_a_cart_event_carries_every_ticket_and_the_total():
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    data = {"id": str(uuid.uuid4()), "status": "created", "user_id": str(uuid.uuid4()),
+            "expires_at": "2030-01-01T00:00:00Z", "version": 0, "ticket": {"id": first, "price": "10.00"},
+            "tickets": [{"id": first, "price": "10.00"}, {"id": second, "price": "5.00"}], "total": "15.00"}
+    created = OrderCreated.from_event(event_of("order.created", data, source="orders"))
+    assert [str(t.id) for t in created.all_tickets()] == [first, second]
+    assert created.order_total() == Decimal("15.00")

@@ -31,6 +31,8 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -43,7 +45,7 @@ from payments.models import Order, Payment
 from payments.services.common import finalise_abandoned_intent, retrieve_intent
 from payments.services.settling import payment_settle
 from payments.stripe_gateway import CardDeclined, Intent, ProviderUnavailable
-from ticketing_shared.errors import Forbidden, InvalidState, NotFound
+from ticketing_shared.errors import Conflict, Forbidden, InvalidState, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +54,23 @@ NOT_YOUR_ORDER = "You can only pay for your own orders."
 ALREADY_PAID = "Order already paid"
 ORDER_CANCELLED = "Order is cancelled"
 ORDER_EXPIRED = "Order has expired"
+TOTAL_CHANGED = "The order's total changed; reload it and pay the new total"
 IN_PROGRESS = "A payment for this order is already in progress"
 REFUNDED_AFTER_CANCEL = "The order was cancelled before the payment went through; the charge has been refunded"
 REFUND_DUE_AFTER_CANCEL = "The order was cancelled before the payment went through; the charge will be refunded"
 NEEDS_AUTHENTICATION = "This card requires authentication, which is not supported here. Please use another card."
+AUTHENTICATION_INCOMPLETE = "The card's authentication is not complete yet."
+AUTHENTICATION_FAILED = "The card's authentication failed. Please try again or use another card."
+PAYMENT_NOT_FOUND = "Payment not found."
+
+
+@dataclass(frozen=True)
+class ActionRequired:
+    """The card needs the buyer to authenticate (3-D Secure) in the browser: Stripe.js does it
+    with ``client_secret``, then :func:`payment_confirm` (or Stripe's webhook) settles it."""
+
+    payment: Payment
+    client_secret: str
 
 
 @dataclass(frozen=True)
@@ -82,13 +97,22 @@ class _Claim:
         leases.release(self.payment_id, self.token)
 
 
-def payment_create(*, order_id: uuid.UUID, user_id: str, email: str, payment_method: str) -> Payment:
-    """Charge the order's price to ``payment_method`` (a PaymentMethod id or a Stripe.js token).
+def payment_create(
+    *, order_id: uuid.UUID, user_id: str, email: str, payment_method: str, expected_total: Decimal | None = None
+) -> Payment | ActionRequired:
+    """Charge the order's price (its total) to ``payment_method`` (a PaymentMethod id or a Stripe.js token).
+
+    ``expected_total`` is what the buyer saw: when our copy of the order says another
+    total (a cart changed and the news has not reached us yet, or it changed again),
+    nothing is charged (``Conflict``).
+
+    A card that needs 3-D Secure answers :class:`ActionRequired`: the attempt stays ours
+    for ``PAYMENT_AUTHENTICATION_SECONDS`` while the buyer authenticates in the browser.
 
     Raises 404/403/400 for an order that cannot be paid by this user now,
     :class:`CardDeclined` (402) and :class:`ProviderUnavailable` (503).
     """
-    claim = _attempt_claim(order_id=order_id, user_id=user_id)
+    claim = _attempt_claim(order_id=order_id, user_id=user_id, expected_total=expected_total)
     if claim.stale_intent_id:
         settled = _attempt_take_over(claim)
         if settled is not None:
@@ -96,10 +120,39 @@ def payment_create(*, order_id: uuid.UUID, user_id: str, email: str, payment_met
     intent = _attempt_charge(claim, payment_method=payment_method, email=email)
     if intent.status == "processing":  # the card network confirms later: the webhook settles it
         return Payment.objects.get(pk=claim.payment_id)
+    if intent.status == "requires_action":
+        return ActionRequired(payment=Payment.objects.get(pk=claim.payment_id), client_secret=intent.client_secret)
     return _answer(payment_settle(intent, refund_now=True))
 
 
-def _attempt_claim(*, order_id: uuid.UUID, user_id: str) -> _Claim:
+def payment_confirm(*, payment_id: uuid.UUID, user_id: str) -> Payment:
+    """The buyer's browser finished the card's authentication: settle the charge with what
+    Stripe says now. Succeeded: the payment (as from :func:`payment_create`); still
+    processing: the pending payment (the webhook settles it); still waiting for the buyer:
+    ``InvalidState``; failed: the attempt is dropped and ``CardDeclined``, so another card
+    can be tried. Asking again after it settled answers the same payment."""
+    payment = Payment.objects.select_related("order").filter(pk=payment_id).first()
+    if payment is None:
+        raise NotFound(PAYMENT_NOT_FOUND)
+    if str(payment.order.user_id) != user_id:
+        raise Forbidden(NOT_YOUR_ORDER)
+    if payment.status != Payment.Status.PENDING:
+        return _answer(payment)
+    if not payment.stripe_id:
+        raise InvalidState(IN_PROGRESS)
+    intent = retrieve_intent(payment.stripe_id)
+    if intent.status == "succeeded":
+        return _answer(payment_settle(intent, refund_now=True))
+    if intent.status == "processing":
+        return payment
+    if intent.status in ("requires_action", "requires_confirmation"):
+        raise InvalidState(AUTHENTICATION_INCOMPLETE)
+    gateway.cancel_intent_quietly(intent.id)
+    Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING, stripe_id=intent.id).delete()
+    raise CardDeclined(intent.error_message or AUTHENTICATION_FAILED)
+
+
+def _attempt_claim(*, order_id: uuid.UUID, user_id: str, expected_total: Decimal | None = None) -> _Claim:
     now = timezone.now()
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id).first()
@@ -116,6 +169,8 @@ def _attempt_claim(*, order_id: uuid.UUID, user_id: str) -> _Claim:
             raise InvalidState(ALREADY_PAID)
         if order.is_expired(now):
             raise InvalidState(ORDER_EXPIRED)
+        if expected_total is not None and expected_total != order.price:
+            raise Conflict(TOTAL_CHANGED, field="expected_total")
         token = uuid.uuid4()
         lease = leases.expiry()
         currency = settings.STRIPE["CURRENCY"]
@@ -160,7 +215,8 @@ def _attempt_take_over(claim: _Claim) -> Payment | None:
 
 
 def _attempt_charge(claim: _Claim, *, payment_method: str, email: str) -> Intent:
-    """Create the PaymentIntent, record it, confirm it. Returns it succeeded or processing."""
+    """Create the PaymentIntent, record it, confirm it. Returns it succeeded, processing, or
+    waiting for the buyer to authenticate (``requires_action``, its lease lengthened)."""
     key = claim.idempotency_key
     try:
         customer, method = None, payment_method
@@ -210,7 +266,12 @@ def _attempt_charge(claim: _Claim, *, payment_method: str, email: str) -> Intent
 
     if intent.status in ("succeeded", "processing"):
         return intent
-    # requires_action (3-D Secure, which a server-side charge cannot do) or a soft decline
+    if intent.status == "requires_action" and intent.client_secret:
+        # 3-D Secure: the browser does it with Stripe.js; the sweep cancels it if nobody does.
+        until = timezone.now() + timedelta(seconds=settings.PAYMENT_AUTHENTICATION_SECONDS)
+        claim.rows().update(lease_until=until)
+        return intent
+    # requires_action we cannot hand to a browser, or a soft decline
     gateway.cancel_intent_quietly(intent.id)
     claim.rows().delete()
     raise CardDeclined(

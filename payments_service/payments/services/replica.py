@@ -45,6 +45,12 @@ def order_replica_create(
     )
 
 
+def order_replica_update(*, order_id: uuid.UUID, version: int, price: Any, ticket_id: uuid.UUID) -> bool:
+    """Apply ``order.updated``: the buyer's cart changed, so its total (what we charge) did."""
+    values = {"price": price, "ticket_id": ticket_id, "updated_at": timezone.now()}
+    return replica_apply(Order, pk=order_id, version=version, values=values)
+
+
 def order_replica_complete(*, order_id: uuid.UUID, version: int) -> bool:
     return replica_apply(
         Order, pk=order_id, version=version, values={"status": Order.Status.COMPLETE, "updated_at": timezone.now()}

@@ -40,6 +40,14 @@ class Order:
     # Why a cancelled order was cancelled: expired, by_buyer, price_changed, operator; None
     # when it was not (or the orders service did not say).
     cancel_reason: str | None = None
+    # Every ticket of the order (a cart holds several) and what they cost together.
+    tickets: tuple[OrderTicket, ...] = ()
+    total: Decimal = Decimal("0")
+
+    @property
+    def is_open_cart(self) -> bool:
+        """Tickets can still be added to it: unpaid, in its window."""
+        return self.status == "created" and self.seconds_left > 0
 
     @property
     def seconds_left(self) -> int:
@@ -68,6 +76,10 @@ class Order:
         if expires_at is None:
             raise ValueError(f"bad expires_at {data['expires_at']!r}")
         ticket = data["ticket"]
+        tickets = tuple(
+            OrderTicket(id=str(t["id"]), title=t.get("title", ""), price=Decimal(str(t["price"])))
+            for t in data.get("tickets") or [ticket]
+        )
         return cls(
             id=str(data["id"]),
             status=data["status"],
@@ -78,6 +90,8 @@ class Order:
                 id=str(ticket["id"]), title=ticket.get("title", ""), price=Decimal(str(ticket["price"]))
             ),
             cancel_reason=data.get("cancel_reason") or None,
+            tickets=tickets,
+            total=Decimal(str(data["total"])) if data.get("total") is not None else sum(t.price for t in tickets),
         )
 
 
@@ -95,6 +109,28 @@ class OrdersClient(ServiceClient):
         response = retry_while_not_found(
             lambda: self.request("POST", "/api/orders", json=body, authenticated=True, headers=once)
         )
+        return Order.from_api(response.json())
+
+    def create_cart(self, *, ticket_id: str) -> Order:
+        """A new order of one ticket that more can join (the cart), at the ticket's price now."""
+        once = idempotency_key()
+        response = retry_while_not_found(
+            lambda: self.request("POST", "/api/orders", json={"ticket_ids": [ticket_id]}, authenticated=True,
+                                 headers=once)
+        )
+        return Order.from_api(response.json())
+
+    def add_ticket(self, order_id: str, *, ticket_id: str) -> Order:
+        """Reserve one more ticket into the open order, until the order's own expiry."""
+        response = retry_while_not_found(
+            lambda: self.request("POST", f"/api/orders/{order_id}/tickets", json={"ticket_id": ticket_id},
+                                 authenticated=True)
+        )
+        return Order.from_api(response.json())
+
+    def remove_ticket(self, order_id: str, *, ticket_id: str) -> Order:
+        """Free one ticket of the open order; the last one cancels the order."""
+        response = self.request("DELETE", f"/api/orders/{order_id}/tickets/{ticket_id}", authenticated=True)
         return Order.from_api(response.json())
 
     def list_mine(self, *, page: int = 1, size: int = 20) -> Page[Order]:

@@ -20,6 +20,9 @@ class Ticket:
     # available, reserved or sold. Only the seller's own list (``/mine``) tells sold from
     # held; everywhere else the API's ticket has ``order_id`` alone: held when it is set.
     status: str
+    owner_id: str | None = None
+    # The owner's unclaimed gift link of it, if any: (code, expires_at as sent).
+    gift_code: str | None = None
 
     @property
     def is_available(self) -> bool:
@@ -37,6 +40,8 @@ class Ticket:
             order_id=order_id,
             version=int(data.get("version", 0)),
             status=status,
+            owner_id=str(data["owner_id"]) if data.get("owner_id") else None,
+            gift_code=(data.get("gift") or {}).get("code"),
         )
 
 
@@ -54,6 +59,21 @@ class TicketsClient(ServiceClient):
     def list_mine(self, *, page: int = 1, size: int = 20) -> Page[Ticket]:
         response = self.request("GET", "/api/tickets/mine", params=page_params(page, size), authenticated=True)
         return Page.from_response(response.json(), number=page, size=size, parse=Ticket.from_api)
+
+    def list_owned(self, *, page: int = 1, size: int = 20) -> Page[Ticket]:
+        """Tickets the caller owns: bought, or received as a gift."""
+        response = self.request("GET", "/api/tickets/owned", params=page_params(page, size), authenticated=True)
+        return Page.from_response(response.json(), number=page, size=size, parse=Ticket.from_api)
+
+    def gift(self, ticket_id: str) -> str:
+        """Make a gift link for an owned ticket; returns its code."""
+        return self.request("POST", f"/api/tickets/{ticket_id}/gift", authenticated=True).json()["code"]
+
+    def claim_gift(self, code: str) -> Ticket:
+        return Ticket.from_api(self.request("POST", f"/api/tickets/gifts/{code}/claim", authenticated=True).json())
+
+    def revoke_gift(self, code: str) -> None:
+        self.request("DELETE", f"/api/tickets/gifts/{code}", authenticated=True)
 
     def get(self, ticket_id: str) -> Ticket:
         return Ticket.from_api(self.request("GET", f"/api/tickets/{ticket_id}").json())

@@ -23,12 +23,16 @@ logger = logging.getLogger(__name__)
 
 PAID = "Payment received. The ticket is yours!"
 CANCELLED = "Your order was cancelled and the ticket is back on sale."
+AUTHENTICATION_LOST = "The card's authentication could not be finished. Please try again."
 PAID_TOO_LATE = "The order was cancelled before your payment went through, so the charge is refunded."
 
 
 @signin_required
 def order_detail(request: HttpRequest, order_id: UUID) -> HttpResponse:
-    order = OrdersClient(UserSession.of(request)).get(str(order_id))
+    session = UserSession.of(request)
+    order = OrdersClient(session).get(str(order_id))
+    if order.id == session.cart_order_id or order.is_open_cart:
+        session.remember_cart(order)
     return _render_order(request, order, PaymentForm())
 
 
@@ -41,7 +45,10 @@ def order_pay(request: HttpRequest, order_id: UUID) -> HttpResponse:
     status = 400
     if form.is_valid():
         try:
-            PaymentsClient(session).pay(order_id=str(order_id), payment_method=form.cleaned_data["token"])
+            payment = PaymentsClient(session).pay(
+                order_id=str(order_id), payment_method=form.cleaned_data["token"],
+                expected_total=form.cleaned_data.get("expected_total"),
+            )
         except ApiError as error:
             if error.status in (403, 404):
                 raise  # not this person's order, or none: the error page says so
@@ -51,15 +58,46 @@ def order_pay(request: HttpRequest, order_id: UUID) -> HttpResponse:
             form.add_api_error(error)
             status = 503
         else:
-            session.remember_payment(str(order_id))
-            settled = _wait_for_completion(session, str(order_id))
-            if settled is not None and settled.status == "cancelled":  # e.g. the price changed meanwhile
-                messages.warning(request, PAID_TOO_LATE)
-            else:
-                messages.success(request, PAID)
-            return redirect("storefront:order", order_id=order_id)
+            if payment.needs_authentication:  # 3-D Secure: Stripe.js asks the buyer, then we confirm
+                order = OrdersClient(session).get(str(order_id))
+                return _render_order(request, order, form, authentication=payment)
+            return _paid(request, session, str(order_id))
     order = OrdersClient(session).get(str(order_id))
     return _render_order(request, order, form, status=status)
+
+
+@require_POST
+@signin_required
+def order_pay_confirm(request: HttpRequest, order_id: UUID) -> HttpResponse:
+    """The browser finished the card's 3-D Secure step with Stripe.js: settle the payment.
+    A failure (authentication refused, or not finished) is said on the order page, where
+    the buyer can pay again."""
+    session = UserSession.of(request)
+    try:
+        payment_id = str(UUID(request.POST.get("payment_id", "")))
+        PaymentsClient(session).confirm(payment_id)
+    except ValueError:
+        messages.error(request, AUTHENTICATION_LOST)
+    except ApiError as error:
+        if error.status in (403, 404):
+            raise
+        messages.error(request, error.message)
+    except ServiceUnavailable as error:
+        messages.error(request, str(error))
+    else:
+        return _paid(request, session, str(order_id))
+    return redirect("storefront:order", order_id=order_id)
+
+
+def _paid(request: HttpRequest, session: UserSession, order_id: str) -> HttpResponse:
+    """The money is taken: wait a moment for the order to complete, and say so."""
+    session.remember_payment(order_id)
+    settled = _wait_for_completion(session, order_id)
+    if settled is not None and settled.status == "cancelled":  # e.g. the price changed meanwhile
+        messages.warning(request, PAID_TOO_LATE)
+    else:
+        messages.success(request, PAID)
+    return redirect("storefront:order", order_id=order_id)
 
 
 @require_POST
@@ -100,7 +138,9 @@ def _wait_for_completion(session: UserSession, order_id: str) -> Order | None:
         return None
 
 
-def _render_order(request: HttpRequest, order: Order, form: PaymentForm, *, status: int = 200) -> HttpResponse:
+def _render_order(
+    request: HttpRequest, order: Order, form: PaymentForm, *, status: int = 200, authentication=None
+) -> HttpResponse:
     paid_ids = UserSession.of(request).paid_order_ids
     context = {
         "order": order,
@@ -110,5 +150,7 @@ def _render_order(request: HttpRequest, order: Order, form: PaymentForm, *, stat
         "form": form,
         "stripe_js_url": settings.STRIPE_JS_URL,
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        # A payment whose card asks for 3-D Secure: payment.js runs it with Stripe.js.
+        "authentication": authentication,
     }
     return render(request, "storefront/order_detail.html", context, status=status)

@@ -95,8 +95,11 @@ def ticket_edit(request: HttpRequest, ticket_id: UUID) -> HttpResponse:
 
 @signin_required
 def my_tickets(request: HttpRequest) -> HttpResponse:
-    page = TicketsClient(UserSession.of(request)).list_mine(page=page_number(request))
-    return render(request, "storefront/my_tickets.html", {"page": page})
+    """What I sell (paged) and what I own (bought or received), apart."""
+    client = TicketsClient(UserSession.of(request))
+    page = client.list_mine(page=page_number(request))
+    owned = client.list_owned(page=1, size=100)
+    return render(request, "storefront/my_tickets.html", {"page": page, "owned": owned})
 
 
 @require_POST

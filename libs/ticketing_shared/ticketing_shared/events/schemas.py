@@ -84,6 +84,9 @@ class TicketUpdated(TicketCreated):
     summary = "A ticket changed: edited by its seller, held by an order, freed or sold."
 
     order_id: uuid.UUID | None = Field(default=None, description="The order holding it, if any.")
+    owner_id: uuid.UUID | None = Field(
+        default=None, description="Who owns it after a sale or a gift (null while for sale); absent in older events."
+    )
 
 
 # -- orders -----------------------------------------------------------------------------
@@ -110,14 +113,39 @@ class OrderCreated(EventData):
     source = "orders"
     consumers = ('tickets', 'payments', 'expiration')
     aggregate_type = "order"
-    summary = "A buyer reserved a ticket until expires_at."
+    summary = "A buyer reserved one or more tickets until expires_at."
 
     id: uuid.UUID = Field(description="The order.")
     status: OrderStatus
     user_id: uuid.UUID = Field(description="The buyer.")
     expires_at: AwareDatetime
     version: Version
-    ticket: TicketPrice
+    ticket: TicketPrice = Field(description="The order's first ticket (all an order held before carts).")
+    tickets: list[TicketPrice] | None = Field(
+        default=None, description="Every ticket of the order with its price; absent in older events (then: ticket)."
+    )
+    total: Money | None = Field(
+        default=None, description="What the order costs, the sum of its tickets' prices; absent in older events."
+    )
+
+    def all_tickets(self) -> list[TicketPrice]:
+        """Every ticket of the order: ``tickets``, or the one ``ticket`` of an older event."""
+        return list(self.tickets) if self.tickets else [self.ticket]
+
+    def order_total(self) -> Decimal:
+        return self.total if self.total is not None else sum((t.price for t in self.all_tickets()), Decimal("0"))
+
+
+class OrderUpdated(OrderCreated):
+    topic = "order.updated"
+    consumers = ('tickets', 'payments')
+    summary = (
+        "The buyer added a ticket to an unpaid order (their cart) or took one out: tickets is the whole set "
+        "now, total its new price; a ticket no longer listed is free again."
+    )
+
+    tickets: list[TicketPrice] = Field(description="Every ticket the order holds now, with its price.")
+    total: Money = Field(description="What the order costs now.")
 
 
 class OrderCompleted(EventData):
@@ -125,19 +153,29 @@ class OrderCompleted(EventData):
     source = "orders"
     consumers = ('tickets', 'payments', 'expiration')
     aggregate_type = "order"
-    summary = "An order was paid: its ticket is sold."
+    summary = "An order was paid: its tickets are sold."
 
     id: uuid.UUID = Field(description="The order.")
     version: Version
-    ticket: TicketId
+    ticket: TicketId = Field(description="The order's first ticket (all an order held before carts).")
+    tickets: list[TicketId] | None = Field(
+        default=None, description="Every ticket of the order; absent in older events (then: ticket)."
+    )
+    user_id: uuid.UUID | None = Field(
+        default=None, description="The buyer, who owns the tickets once paid; absent in older events."
+    )
+
+    def all_tickets(self) -> list[TicketId]:
+        """Every ticket of the order: ``tickets``, or the one ``ticket`` of an older event."""
+        return list(self.tickets) if self.tickets else [self.ticket]
 
 
 # order.completed's data plus, optionally, why: only a cancelled order has a reason.
 class OrderCancelled(OrderCompleted):
     topic = "order.cancelled"
     summary = (
-        "An order ended: unpaid (expired or cancelled), its ticket is free again and any payment is refunded; "
-        "or its payment was refunded by an operator (reason operator), and even its sold ticket is free again."
+        "An order ended: unpaid (expired or cancelled), its tickets are free again and any payment is refunded; "
+        "or its payment was refunded by an operator (reason operator), and even its sold tickets are free again."
     )
 
     # A plain string, not an enum: a reason added later must not make older readers
@@ -149,6 +187,47 @@ class OrderCancelled(OrderCompleted):
             "payment); more may come; absent in older events."
         ),
     )
+
+
+# -- gifts ------------------------------------------------------------------------------
+
+
+class GiftCreated(EventData):
+    topic = "gift.created"
+    source = "tickets"
+    consumers = ()
+    aggregate_type = "gift"
+    summary = "A ticket's owner made a gift link; whoever claims it before expires_at gets the ticket."
+
+    id: uuid.UUID = Field(description="The gift (not its secret code).")
+    ticket_id: uuid.UUID
+    from_user_id: uuid.UUID = Field(description="The giver, the ticket's owner.")
+    expires_at: AwareDatetime
+
+
+class GiftClaimed(EventData):
+    topic = "gift.claimed"
+    source = "tickets"
+    consumers = ()
+    aggregate_type = "gift"
+    summary = "A gift was claimed: the ticket now belongs to to_user_id (ticket.updated says so too)."
+
+    id: uuid.UUID = Field(description="The gift.")
+    ticket_id: uuid.UUID
+    from_user_id: uuid.UUID = Field(description="The giver.")
+    to_user_id: uuid.UUID = Field(description="The recipient, the ticket's new owner.")
+
+
+class GiftRevoked(EventData):
+    topic = "gift.revoked"
+    source = "tickets"
+    consumers = ()
+    aggregate_type = "gift"
+    summary = "The giver took back an unclaimed gift: its link no longer works."
+
+    id: uuid.UUID = Field(description="The gift.")
+    ticket_id: uuid.UUID
+    from_user_id: uuid.UUID = Field(description="The giver.")
 
 
 # -- expiration -------------------------------------------------------------------------
@@ -193,8 +272,8 @@ class PaymentRefunded(PaymentCreated):
 
 SCHEMAS: dict[str, type[EventData]] = {
     schema.topic: schema
-    for schema in (TicketCreated, TicketUpdated, OrderCreated, OrderCancelled, OrderCompleted, ExpirationComplete,
-                   PaymentCreated, PaymentRefunded)
+    for schema in (TicketCreated, TicketUpdated, OrderCreated, OrderUpdated, OrderCancelled, OrderCompleted,
+                   GiftCreated, GiftClaimed, GiftRevoked, ExpirationComplete, PaymentCreated, PaymentRefunded)
 }
 
 

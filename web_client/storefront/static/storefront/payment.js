@@ -5,6 +5,22 @@
 (function () {
   "use strict";
 
+  /* 3-D Secure: the card asked the buyer to authenticate. Stripe.js shows the bank's step
+   * with the PaymentIntent's client secret; then we ask the server to settle the payment. */
+  var authenticate = document.getElementById("authenticate-form");
+  if (authenticate && typeof window.Stripe === "function") {
+    var secret = authenticate.getAttribute("data-client-secret");
+    var stripeForAction = window.Stripe(authenticate.getAttribute("data-stripe-key"));
+    var next = stripeForAction.handleNextAction
+      ? stripeForAction.handleNextAction({ clientSecret: secret })
+      : stripeForAction.confirmCardPayment(secret);
+    next.then(function () {
+      authenticate.submit(); /* the server asks Stripe how it went, success or not */
+    }, function () {
+      authenticate.submit();
+    });
+  }
+
   var form = document.getElementById("payment-form");
   if (!form) {
     return;

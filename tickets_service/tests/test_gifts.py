@@ -1,0 +1,168 @@
+"""Owned tickets and gifts: GET /api/tickets/owned, POST /{id}/gift, claim and revoke."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import TicketFactory
+from tickets.gifts import Gift
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+OWNER = str(uuid.uuid4())
+FRIEND = str(uuid.uuid4())
+STRANGER = str(uuid.uuid4())
+
+
+@pytest.fixture
+def owner(authed_client):
+    return authed_client(user_id=OWNER, email="owner@example.com")
+
+
+@pytest.fixture
+def friend(authed_client):
+    return authed_client(user_id=FRIEND, email="friend@example.com")
+
+
+@pytest.fixture
+def stranger(authed_client):
+    return authed_client(user_id=STRANGER, email="stranger@example.com")
+
+
+@pytest.fixture
+def bought():
+    """A ticket OWNER bought (sold to their order)."""
+    return TicketFactory(order_id=uuid.uuid4(), sold_at=timezone.now(), owner_id=OWNER)
+
+
+def gift(client, ticket):
+    return client.post(f"/api/tickets/{ticket.id}/gift")
+
+
+def claim(client, code):
+    return client.post(f"/api/tickets/gifts/{code}/claim")
+
+
+def test_owned_lists_the_tickets_the_caller_owns(owner, friend, bought, api_client):
+    TicketFactory(user_id=OWNER)  # one they sell is not owned
+
+    body = owner.get("/api/tickets/owned").json()
+
+    assert [t["id"] for t in body["results"]] == [str(bought.id)]
+    assert body["results"][0]["owner_id"] == OWNER and body["results"][0]["gift"] is None
+    assert friend.get("/api/tickets/owned").json()["count"] == 0
+    assert api_client.get("/api/tickets/owned").status_code == 401
+
+
+def test_the_owner_makes_a_gift_valid_a_week(owner, bought, outbox):
+    response = gift(owner, bought)
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"code", "expires_at"} and len(body["code"]) >= 20
+    expires = Gift.objects.get().expires_at
+    assert timedelta(days=7) - timedelta(minutes=1) < expires - timezone.now() <= timedelta(days=7)
+    assert [e["type"] for e in outbox()] == ["gift.created"]
+    assert "code" not in outbox()[0]["data"]
+    assert owner.get("/api/tickets/owned").json()["results"][0]["gift"]["code"] == body["code"]
+
+
+def test_only_the_owner_can_gift(stranger, bought, owner):
+    TicketFactory(user_id=STRANGER)
+    assert gift(stranger, bought).status_code == 403
+    selling = TicketFactory(user_id=OWNER)
+    assert gift(owner, selling).status_code == 403  # a seller does not own what they sell
+    assert owner.post(f"/api/tickets/{uuid.uuid4()}/gift").status_code == 404
+    assert not Gift.objects.exists()
+
+
+def test_claiming_moves_the_ticket_to_the_claimer(owner, friend, bought, outbox):
+    code = gift(owner, bought).json()["code"]
+
+    response = claim(friend, code)
+
+    assert response.status_code == 200
+    assert response.json()["id"] == str(bought.id) and response.json()["owner_id"] == FRIEND
+    ticket = Ticket.objects.get(pk=bought.pk)
+    assert str(ticket.owner_id) == FRIEND and ticket.version == bought.version + 1
+    assert [e["type"] for e in outbox()] == ["gift.created", "ticket.updated", "gift.claimed"]
+    assert outbox("ticket.updated")[0]["data"]["owner_id"] == FRIEND
+    assert [t["id"] for t in friend.get("/api/tickets/owned").json()["results"]] == [str(bought.id)]
+    assert owner.get("/api/tickets/owned").json()["count"] == 0
+    # a claimed code is spent, and only the new owner may gift it now
+    assert claim(friend, code).status_code == 404
+    assert gift(owner, bought).status_code == 403
+    again = gift(friend, bought)
+    assert again.status_code == 201
+    assert claim(owner, again.json()["code"]).status_code == 200
+    assert str(Ticket.objects.get(pk=bought.pk).owner_id) == OWNER
+
+
+def test_claiming_ones_own_gift_is_refused(owner, bought):
+    code = gift(owner, bought).json()["code"]
+    response = claim(owner, code)
+    assert response.status_code == 400
+    assert str(Ticket.objects.get(pk=bought.pk).owner_id) == OWNER
+
+
+def test_unknown_expired_and_revoked_codes_are_404(owner, friend, bought, api_client):
+    assert claim(friend, "nope").status_code == 404
+    code = gift(owner, bought).json()["code"]
+    assert claim(api_client, code).status_code == 401
+    Gift.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert claim(friend, code).status_code == 404
+    code = gift(owner, bought).json()["code"]
+    assert owner.delete(f"/api/tickets/gifts/{code}").status_code == 204
+    assert claim(friend, code).status_code == 404
+    assert str(Ticket.objects.get(pk=bought.pk).owner_id) == OWNER
+
+
+def test_revoking(owner, friend, stranger, bought, outbox):
+    code = gift(owner, bought).json()["code"]
+    assert stranger.delete(f"/api/tickets/gifts/{code}").status_code == 403
+    assert owner.delete("/api/tickets/gifts/unknown").status_code == 404
+
+    assert owner.delete(f"/api/tickets/gifts/{code}").status_code == 204
+    assert owner.delete(f"/api/tickets/gifts/{code}").status_code == 204  # again: nothing more
+    assert [e["type"] for e in outbox()] == ["gift.created", "gift.revoked"]
+
+    claimed = gift(owner, bought).json()["code"]
+    claim(friend, claimed)
+    assert owner.delete(f"/api/tickets/gifts/{claimed}").status_code == 400
+
+
+def test_a_new_gift_replaces_the_unclaimed_one(owner, friend, bought):
+    first = gift(owner, bought).json()["code"]
+    second = gift(owner, bought).json()["code"]
+
+    assert claim(friend, first).status_code == 404
+    assert claim(friend, second).status_code == 200
+
+
+def test_a_gift_whose_giver_lost_the_ticket_cannot_be_claimed(owner, friend, bought):
+    """An operator refunded the sale meanwhile: the ticket is for sale again, nobody's."""
+    code = gift(owner, bought).json()["code"]
+    Ticket.objects.filter(pk=bought.pk).update(owner_id=None, order_id=None, sold_at=None)
+
+    assert claim(friend, code).status_code == 404
+
+
+def test_operators_see_gifts_without_their_code(client, owner, bought):
+    from django.contrib.auth import get_user_model
+
+    from ticketing_shared.testing.helpers import sign_in_operator
+
+    user = get_user_model().objects.create(username="operator@example.com", is_staff=True, is_superuser=True)
+    sign_in_operator(client, user)
+    admin_client = client
+    code = gift(owner, bought).json()["code"]
+    gift_row = Gift.objects.get()
+
+    listing = admin_client.get("/admin/tickets/gift/")
+    page = admin_client.get(f"/admin/tickets/gift/{gift_row.pk}/change/")
+
+    assert listing.status_code == page.status_code == 200
+    assert code not in page.content.decode() and str(bought.id) in page.content.decode()
