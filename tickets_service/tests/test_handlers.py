@@ -49,6 +49,8 @@ def test_order_created_holds_the_ticket_and_publishes_ticket_updated(deliver, ti
                 "user_id": str(ticket.user_id),
                 "order_id": data["id"],
                 "version": 1,
+                "starts_at": None, "venue": "", "city": "", "category": "other", "description": "",
+                "unlisted": False,
             },
         }
     ]
