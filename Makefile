@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-dev.txt $(wildcard */requirements.txt) libs/ticketing_shared/pyproject.toml
 
-.PHONY: install dev test bench chaos lint docs images clean
+.PHONY: install dev test bench chaos lint docs images clean seed
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): $(REQUIREMENTS) | $(PY)
 
 dev: install
 	exec $(PY) -m devstack dev
+
+# A few hundred realistic listings in the running `make dev` stack (SEED_ARGS="--count 1000" for more).
+seed: install
+	$(PY) -m devstack seed $(SEED_ARGS)
 
 # The browser tests drive Debian's Chromium; install it where it is missing (CI machines).
 CHROMIUM := /usr/bin/chromium
