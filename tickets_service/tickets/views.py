@@ -77,10 +77,11 @@ class PublicReads:
         return [AllowAny()] if self._is_read() else super().get_permissions()
 
 
-class TicketListCreate(PublicReads, generics.ListAPIView):
+class TicketListCreate(PublicReads, generics.GenericAPIView):
     serializer_class = TicketSerializer
 
     @extend_schema(
+        operation_id="root_list",
         parameters=[*CATALOG_PARAMETERS,
                     OpenApiParameter("limit", {"type": "integer", "minimum": 1}, description="Page size (max 100)."),
                     OpenApiParameter("offset", {"type": "integer", "minimum": 0}, description="Tickets to skip.")],
