@@ -202,10 +202,11 @@ class TicketInputSerializer(serializers.Serializer):
 # -- the public list's query ----------------------------------------------------------------
 
 CATEGORY_NAMES = "|".join(Ticket.Category.values)
-CATEGORY_LIST_PATTERN = rf"^({CATEGORY_NAMES})(,({CATEGORY_NAMES}))*$"
-QUERY_MONEY_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
+# Each filter may also be given empty (``?city=``, as a form sends it): then it filters nothing.
+CATEGORY_LIST_PATTERN = rf"^(({CATEGORY_NAMES})(,({CATEGORY_NAMES}))*)?$"
+QUERY_MONEY_PATTERN = r"^([0-9]{1,7}(\.[0-9]{1,2})?)?$"
 DATE_OR_DATETIME_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?)?$"
 )
 
 
@@ -213,7 +214,7 @@ class QueryMoneyField(serializers.Field):
     default_error_messages = {"invalid": "Must be an amount such as 20 or 20.50 (at most two decimals)."}
 
     def to_internal_value(self, data: Any) -> Decimal:
-        if not isinstance(data, str) or not re.fullmatch(QUERY_MONEY_PATTERN, data):
+        if not isinstance(data, str) or not data or not re.fullmatch(QUERY_MONEY_PATTERN, data):
             self.fail("invalid")
         return Decimal(data)
 
@@ -229,7 +230,7 @@ class DateOrDateTimeField(serializers.Field):
         self.end_of_day = end_of_day
 
     def to_internal_value(self, data: Any) -> dt.datetime:
-        if not isinstance(data, str) or not re.fullmatch(DATE_OR_DATETIME_PATTERN, data):
+        if not isinstance(data, str) or not data or not re.fullmatch(DATE_OR_DATETIME_PATTERN, data):
             self.fail("invalid")
         try:
             if len(data) == 10:

@@ -45,8 +45,8 @@ CATALOG_PARAMETERS = [
     OpenApiParameter("starts_before", _string(DATE_OR_DATETIME_PATTERN), description=(
         "Events starting before this datetime, or on or before this date; hides tickets without a date."
     )),
-    OpenApiParameter("sort", _string(enum=["relevance", "newest", "soonest", "price", "-price"]), description=(
-        "`relevance` (default with `q`), `newest` (default without), `soonest`, `price`, `-price`."
+    OpenApiParameter("sort", _string(enum=["", "relevance", "newest", "soonest", "price", "-price"]), description=(
+        "`relevance` (default with `q`), `newest` (default without), `soonest`, `price`, `-price`; empty: the default."
     )),
 ]
 
