@@ -64,7 +64,7 @@ def catalog(new_user, tickets_url):
 
 
 def test_search_with_filters_on_a_desktop(visitor, catalog):
-    tag, listed = catalog
+    tag, _ = catalog
     person = visitor("buyer")
     page = person.page
     page.goto("/")
