@@ -13,7 +13,7 @@ RUN_REQUIREMENTS := requirements.txt $(filter-out helm/requirements.txt,$(wildca
 	libs/ticketing_shared/pyproject.toml
 DEV_REQUIREMENTS := requirements-dev.txt helm/requirements.txt
 
-.PHONY: install install-run dev test bench chaos lint docs images clean
+.PHONY: install install-run dev test bench chaos lint docs images clean seed
 
 # Everything; `make install-run` only what `make dev` needs.
 install: $(DEV_STAMP)
@@ -32,6 +32,10 @@ $(DEV_STAMP): $(RUN_STAMP) $(DEV_REQUIREMENTS)
 
 dev: install-run
 	@exec $(PY) -m devstack dev
+
+# A few hundred realistic listings in the running `make dev` stack (SEED_ARGS="--count 1000" for more).
+seed: install-run
+	$(PY) -m devstack seed $(SEED_ARGS)
 
 # The browser tests drive Debian's Chromium; install it where it is missing (CI machines).
 CHROMIUM := /usr/bin/chromium

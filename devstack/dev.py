@@ -34,6 +34,19 @@ def dev() -> int:
         sup.stop()
 
 
+def seed(args: list[str]) -> int:
+    """``make seed``: the tickets service's ``seed_catalog`` against the running ``make dev`` stack
+    (its database and broker; the events reach the orders service like any listing's)."""
+    profile = profiles.load("dev")
+    service = next((s for s in existing() if s.name == "tickets"), None)
+    if service is None:
+        print("devstack: the tickets service is not built")
+        return 2
+    env = service_env(service, profile, ensure_jwt_keys(profile))
+    command = [sys.executable, "manage.py", "seed_catalog", *args]
+    return subprocess.run(command, cwd=ROOT / service.folder, env=env, stdin=subprocess.DEVNULL).returncode
+
+
 def bench() -> int:
     """Runs ``bench/run.py`` against a fresh stack on the test profile.
 

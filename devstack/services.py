@@ -95,6 +95,9 @@ def service_env(service: Service, profile: Profile, keys: Keys) -> dict[str, str
         # Per profile: the dev and test stacks run the same services side by side.
         "HEARTBEAT_DIR": str(profile.data_dir / "heartbeats"),
         **{f"{other.name.upper()}_SERVICE_URL": url(other, profile) for other in SERVICES if other.backend},
+        # Outgoing mail: one .eml file per message here (ticketing_shared.mail); links point at the storefront.
+        "EMAIL_FILE_PATH": str(profile.data_dir / "mail"),
+        "SITE_URL": url(next(other for other in SERVICES if other.name == "web"), profile),
     }
     if service.name == "auth":
         env["JWT_PRIVATE_KEY_FILE"] = str(keys.private)

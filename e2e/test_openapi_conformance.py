@@ -21,9 +21,9 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25")
 
 
-# auth and tickets still have findings (see the commit): a NUL in `refresh` is a 400 the schema
-# does not state; tickets' `title` takes numbers and `price` numbers with more than two places.
-@pytest.mark.parametrize(("service", "area"), [("orders", "orders"), ("payments", "payments")])
+@pytest.mark.parametrize(
+    ("service", "area"), [("auth", "users"), ("tickets", "tickets"), ("orders", "orders"), ("payments", "payments")]
+)
 def test_openapi_conformance(service, area, request, new_user, tmp_path):
     url = request.getfixturevalue(f"{service}_url")
     user = new_user()

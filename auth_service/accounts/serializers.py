@@ -30,8 +30,34 @@ class SignupSerializer(CredentialsSerializer):
         return attrs
 
 
+class AnyString(serializers.CharField):
+    """Any string, NUL characters included: a credential that cannot be valid is the caller's
+    problem to hear about as such (401, 400 with its message), not as a malformed field."""
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+        self.validators = [v for v in self.validators if type(v).__name__ != "ProhibitNullCharactersValidator"]
+
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return data
+
+
 class RefreshSerializer(serializers.Serializer):
-    refresh = serializers.CharField()
+    refresh = AnyString()
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = AnyString(help_text="From the emailed link: `/reset/<uid>/<token>`.")
+    token = AnyString(help_text="From the emailed link.")
+    password = AnyString(max_length=128, write_only=True, help_text="The new password (Django's validators).")
 
 
 class UserSerializer(serializers.Serializer):

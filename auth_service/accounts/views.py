@@ -14,11 +14,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import password_reset as resets
 from accounts import throttling, tokens
 from accounts.models import User
 from accounts.serializers import (
     CredentialsSerializer,
     CurrentUserSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
     RefreshSerializer,
     SessionSerializer,
     SignupSerializer,
@@ -142,3 +145,35 @@ def jwks(request: Request) -> Response:
     response = Response({"keys": [{**key, "kid": kid, "use": "sig", "alg": "RS256"}]})
     response["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@extend_schema(
+    request=PasswordResetSerializer,
+    responses={202: OpenApiResponse(description="Accepted; the account's owner, if there is one, gets a link")},
+)
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def password_reset(request: Request) -> Response:
+    """The same 202 for every well-formed email: whether it has an account is not said."""
+    serializer = PasswordResetSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    resets.request_reset(serializer.validated_data["email"])
+    return Response(status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    request=PasswordResetConfirmSerializer,
+    responses={
+        204: OpenApiResponse(description="Password changed; every refresh token of the user is dead"),
+        400: OpenApiResponse(description=f"`{resets.BAD_LINK}` (field `token`), or a weak password"),
+    },
+)
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def password_reset_confirm(request: Request) -> Response:
+    serializer = PasswordResetConfirmSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    resets.confirm_reset(**serializer.validated_data)
+    return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from ticketing_shared.conf import env, service_settings
+from ticketing_shared.mail import mail_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,6 +17,10 @@ globals().update(
         apps=["rest_framework_simplejwt.token_blacklist", "accounts"],
     )
 )
+
+# Password reset links are emailed (ticketing_shared.mail) and work for an hour.
+globals().update(mail_settings(base_dir=BASE_DIR))
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
 AUTH_USER_MODEL = "accounts.User"
 # The staff accounts live here: the admin signs in against this database.

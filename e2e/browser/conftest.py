@@ -90,7 +90,7 @@ class Visitor:
     def search(self, title: str) -> None:
         page = self.page
         page.goto("/")
-        page.get_by_label("Search tickets by title").fill(title)
+        page.get_by_label("Search tickets").fill(title)
         page.get_by_role("button", name="Search").click()
         expect(page.get_by_test_id("search-summary")).to_contain_text(title)
 

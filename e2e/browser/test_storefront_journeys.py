@@ -223,7 +223,8 @@ def test_a_search_with_a_nul_character_is_a_harmless_search(visitor, new_user, t
     api = seller_user.http.get(f"{tickets_url}/api/tickets?search=%00{tag}%00")
     assert api.status_code == 200, api.text
     assert [t["title"] for t in api.json()["results"]] == [title]
-    assert set(api.json()["results"][0]) == {"id", "title", "price", "user_id", "order_id", "version", "owner_id"}
+    assert set(api.json()["results"][0]) == {"id", "title", "price", "user_id", "order_id", "version", "owner_id",
+                                             "starts_at", "venue", "city", "category", "description"}
     assert seller_user.http.get(f"{tickets_url}/api/tickets/mine?search=%00").status_code == 200
 
     page = visitor("visitor").page

@@ -6,6 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ticketing_shared import idempotency
 from ticketing_shared.conf import env, service_settings
+from ticketing_shared.mail import mail_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,4 +31,11 @@ MAX_OPEN_ORDERS_PER_USER = env.int("MAX_OPEN_ORDERS_PER_USER", default=3)
 if MAX_OPEN_ORDERS_PER_USER <= 0:
     raise ImproperlyConfigured("MAX_OPEN_ORDERS_PER_USER must be a positive number of orders")
 
-CELERY_BEAT_SCHEDULE = {**idempotency.BEAT_SCHEDULE}
+# Buyers' emails (orders.notifications): sent after commit, retried by beat.
+globals().update(mail_settings(base_dir=BASE_DIR))
+NOTIFICATIONS_RETRY_SECONDS = env.int("NOTIFICATIONS_RETRY_SECONDS", default=60)
+
+CELERY_BEAT_SCHEDULE = {
+    **idempotency.BEAT_SCHEDULE,
+    "send-notifications": {"task": "orders.send_notifications", "schedule": float(NOTIFICATIONS_RETRY_SECONDS)},
+}

@@ -19,16 +19,22 @@ from ticketing_shared.events.schemas import (
 )
 
 
+def _details(ticket: TicketCreated) -> dict:
+    """The release-2 fields the event carries; older events carry none, and what they do not say
+    stays as the replica had it."""
+    return {name: getattr(ticket, name) for name in services.REPLICA_DETAILS if name in ticket.model_fields_set}
+
+
 @handles(TicketCreated)
 def ticket_created(ticket: TicketCreated) -> None:
     services.ticket_replica_create(ticket_id=ticket.id, title=ticket.title, price=ticket.price,
-                                   user_id=ticket.user_id, version=ticket.version)
+                                   user_id=ticket.user_id, version=ticket.version, **_details(ticket))
 
 
 @handles(TicketUpdated)
 def ticket_updated(ticket: TicketUpdated) -> None:
     services.ticket_replica_update(ticket_id=ticket.id, title=ticket.title, price=ticket.price,
-                                   version=ticket.version)
+                                   version=ticket.version, **_details(ticket))
 
 
 @handles(ExpirationComplete)

@@ -29,9 +29,22 @@ class Ticket(VersionedModel):
     title = models.TextField()
     price = MoneyField()
     user_id = models.UUIDField(help_text="The seller.")
+    # The event (release 2; empty for tickets whose events did not say): for the buyer's
+    # emails, and ``starts_at`` and ``unlisted`` decide whether the ticket can be reserved.
+    starts_at = models.DateTimeField(null=True, blank=True)
+    venue = models.TextField(blank=True, default="")
+    city = models.TextField(blank=True, default="")
+    category = models.TextField(blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    unlisted = models.BooleanField(default=False, help_text="Its seller took it off sale: it cannot be reserved.")
 
     class Meta:
         ordering = ["title"]
+
+    @property
+    def has_started(self) -> bool:
+        """Its event has begun: nobody may reserve it any more."""
+        return self.starts_at is not None and self.starts_at <= timezone.now()
 
     def __str__(self) -> str:
         return f"{self.title} ({self.price})"
@@ -170,3 +183,48 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} in order {self.order_id}"
+
+
+# -- buyer emails (orders.notifications) ---------------------------------------------
+
+
+class BuyerContact(models.Model):
+    """Where to email a buyer: the address of their token when they last reserved.
+
+    The access token carries the email; other services never call the auth service per
+    request, so the orders service keeps the last address it saw for each buyer.
+    """
+
+    user_id = models.UUIDField(primary_key=True)
+    email = models.EmailField(max_length=254)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Notification(models.Model):
+    """An email owed to a buyer, written in the transaction of the change it tells about (like
+    the outbox), and sent after commit by a Celery task; beat retries what failed. At most one
+    per order and kind, so a change applied twice never emails twice."""
+
+    class Kind(models.TextChoices):
+        PAID = "paid", "Order paid"
+        EXPIRED = "expired", "Reservation expired"
+
+    id = models.BigAutoField(primary_key=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["order", "kind"], name="orders_one_notification_per_kind")]
+        indexes = [models.Index(fields=["created_at"], name="orders_notification_unsent_idx",
+                                condition=Q(sent_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.kind} email for order {self.order_id}"

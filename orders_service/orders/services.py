@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from orders import selectors
+from orders import notifications, selectors
 from orders.models import Order, OrderItem, Ticket
 from ticketing_shared.errors import Conflict, Forbidden, InvalidState, NotFound
 from ticketing_shared.events import publish
@@ -42,6 +42,7 @@ TICKET_ALREADY_RESERVED = "Ticket is already reserved"
 CANNOT_CANCEL_COMPLETE = "Cannot cancel a complete order"
 PRICE_CHANGED = "The price changed"
 TOO_MANY_OPEN_ORDERS = "Too many open orders"
+EVENT_STARTED = "This event has already started"
 # The API answered these before the rule moved here; clients may show them, so they stay.
 ORDER_NOT_FOUND = "No Order matches the given query."
 NOT_YOUR_ORDER = "You do not have permission to perform this action."
@@ -86,14 +87,19 @@ def _retrying(work: Callable[[], T]) -> T:
 class TicketsUnavailable(InvalidState):
     """Some tickets of a set cannot be reserved: nothing was. Names each one."""
 
-    def __init__(self, *, taken: list[uuid.UUID], unknown: list[uuid.UUID]) -> None:
+    def __init__(
+        self, *, taken: list[uuid.UUID], unknown: list[uuid.UUID], started: list[uuid.UUID] | None = None
+    ) -> None:
+        started = started or []
         parts = []
         if taken:
             parts.append("already reserved: " + ", ".join(str(t) for t in taken))
         if unknown:
             parts.append("not found: " + ", ".join(str(t) for t in unknown))
+        if started:
+            parts.append("event already started: " + ", ".join(str(t) for t in started))
         super().__init__("Tickets cannot be reserved (" + "; ".join(parts) + ")", field="ticket_ids")
-        self.taken, self.unknown = taken, unknown
+        self.taken, self.unknown, self.started = taken, unknown, started
 
 
 def order_create(
@@ -183,14 +189,17 @@ def _lock_free_tickets(ids: list[uuid.UUID], *, single: bool) -> tuple[list[Tick
     holders: dict[uuid.UUID, Order] = {}
     for order_id in sorted({o.id for o in holding.values()}):
         holders[order_id] = Order.objects.select_for_update().get(pk=order_id)
-    unknown = [i for i in ids if i not in locked]
+    unknown = [i for i in ids if i not in locked or locked[i].unlisted]
+    started = [i for i in ids if i not in unknown and locked[i].has_started]
     taken = [i for i in ids if i in holding and not holders[holding[i].id].is_expired]
     if single and unknown:
         raise NotFound(TICKET_NOT_FOUND)
+    if single and started:
+        raise InvalidState(EVENT_STARTED)
     if single and taken:
         raise InvalidState(TICKET_ALREADY_RESERVED)
-    if unknown or taken:
-        raise TicketsUnavailable(taken=taken, unknown=unknown)
+    if unknown or started or taken:
+        raise TicketsUnavailable(taken=taken, unknown=unknown, started=started)
     # None is taken, so every holder is an unpaid order past its window.
     return [locked[i] for i in ids], list(holders.values())
 
@@ -360,6 +369,7 @@ def order_complete(*, order_id: uuid.UUID, amount: Decimal) -> bool:
             raise PaymentMismatch(f"paid {amount}, but order {order.id} costs {order.price}: not completed")
         order.change_status(Order.Status.COMPLETE)
         publish(OrderCompleted(**_order_ref(order)))
+        notifications.order_paid(order)
     return True
 
 
@@ -402,6 +412,8 @@ def _cancel(order: Order, reason: Order.CancelReason) -> None:
     """Cancel ``order`` (locked by the caller) for ``reason`` and publish ``order.cancelled``."""
     order.cancel(reason)
     publish(OrderCancelled(**_order_ref(order), reason=reason))
+    if reason == Order.CancelReason.EXPIRED:
+        notifications.order_expired(order)
 
 
 def _order_ref(order: Order) -> dict[str, Any]:
@@ -419,17 +431,34 @@ def _violated_constraint(error: IntegrityError) -> str | None:
 # -- the ticket replica --------------------------------------------------------------
 
 
+# The replica's release-2 fields; an event that does not carry one leaves it as it was.
+REPLICA_DETAILS = ("starts_at", "venue", "city", "category", "description", "unlisted")
+
+
+def replica_details(**given: Any) -> dict[str, Any]:
+    """The replica's values for the event details given (``None`` text becomes empty text)."""
+    values = {}
+    for name, value in given.items():
+        if name not in REPLICA_DETAILS:
+            raise TypeError(f"Unknown replica field {name}")
+        values[name] = "" if value is None and name not in ("starts_at", "unlisted") else value
+    return values
+
+
 def ticket_replica_create(
-    *, ticket_id: uuid.UUID, title: str, price: Decimal, user_id: uuid.UUID, version: int
+    *, ticket_id: uuid.UUID, title: str, price: Decimal, user_id: uuid.UUID, version: int, **details: Any
 ) -> bool:
     """Insert the replica of a new ticket; False if it is already there (a repeat)."""
     _, created = Ticket.objects.get_or_create(
-        pk=ticket_id, defaults={"title": title, "price": price, "user_id": user_id, "version": version}
+        pk=ticket_id,
+        defaults={"title": title, "price": price, "user_id": user_id, "version": version, **replica_details(**details)},
     )
     return created
 
 
-def ticket_replica_update(*, ticket_id: uuid.UUID, title: str, price: Decimal, version: int) -> bool:
+def ticket_replica_update(
+    *, ticket_id: uuid.UUID, title: str, price: Decimal, version: int, **details: Any
+) -> bool:
     """Apply version ``version`` of a ticket only over ``version - 1``, and cancel the unpaid
     orders it shows were made at another price than the seller's.
 
@@ -438,7 +467,8 @@ def ticket_replica_update(*, ticket_id: uuid.UUID, title: str, price: Decimal, v
     before it are in).
     """
     with transaction.atomic():
-        applied = replica_apply(Ticket, pk=ticket_id, version=version, values={"title": title, "price": price})
+        values = {"title": title, "price": price, **replica_details(**details)}
+        applied = replica_apply(Ticket, pk=ticket_id, version=version, values=values)
         if applied:
             _cancel_orders_at_another_price(ticket_id=ticket_id, price=price)
     return applied

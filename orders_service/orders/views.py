@@ -10,7 +10,7 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders import selectors, services
+from orders import notifications, selectors, services
 from orders.serializers import OrderCreateSerializer, OrderSerializer, OrderTicketAddSerializer
 from ticketing_shared.idempotency import HEADER as IDEMPOTENCY_KEY
 from ticketing_shared.idempotency.keys import respond_once
@@ -63,6 +63,7 @@ class OrderListCreate(generics.ListCreateAPIView):
     def _reserve(self, request: Request) -> Response:
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        notifications.remember_buyer(request.user)
         order = services.order_create(
             user_id=request.user.id,
             ticket_id=serializer.validated_data.get("ticket_id"),

@@ -13,7 +13,10 @@ from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
-TICKET_FIELDS = {"id", "title", "price", "user_id", "order_id", "version", "owner_id"}  # docs/api.md, exactly
+TICKET_FIELDS = {"id", "title", "price", "user_id", "order_id", "version", "owner_id",  # docs/api.md, exactly
+                 "starts_at", "venue", "city", "category", "description"}
+# What a ticket listed without the event's details answers for them.
+NO_EVENT_DETAILS = {"starts_at": None, "venue": "", "city": "", "category": "other", "description": ""}
 OWN_TICKET_FIELDS = TICKET_FIELDS | {"status"}  # only in the seller's own list
 
 
@@ -57,6 +60,7 @@ def test_the_list_shows_available_tickets_newest_first_to_anyone(api_client):
         "order_id": None,
         "owner_id": None,
         "version": 0,
+        **NO_EVENT_DETAILS,
     }
 
 
@@ -81,13 +85,14 @@ def test_the_list_is_paginated_with_limit_and_offset(api_client):
         ("  night   ROCK ", {"Rock concert night"}),
         ("ac/dc", {"AC/DC: live"}),
         ("50%", {"Theatre: 50% off"}),
-        ("%", {"Theatre: 50% off"}),
-        ("_", set()),
+        # Punctuation alone is no word: nothing is filtered.
+            ("%", {"Taylor Swift Concert", "Rock concert night", "AC/DC: live", "Theatre: 50% off"}),
+            ("_", {"Taylor Swift Concert", "Rock concert night", "AC/DC: live", "Theatre: 50% off"}),
         ("opera", set()),
         ("", {"Taylor Swift Concert", "Rock concert night", "AC/DC: live", "Theatre: 50% off"}),
     ],
 )
-def test_search_matches_every_word_anywhere_in_the_title(api_client, search, expected):
+def test_search_matches_every_word_at_the_start_of_a_word(api_client, search, expected):
     for title in ("Taylor Swift Concert", "Rock concert night", "AC/DC: live", "Theatre: 50% off"):
         TicketFactory(title=title)
     held(TicketFactory(title="Held concert"))
@@ -184,13 +189,15 @@ def test_create_lists_a_ticket_for_the_caller_and_publishes_ticket_created(selle
         "order_id": None,
         "owner_id": None,
         "version": 0,
+        **NO_EVENT_DETAILS,
     }
     assert ticket.title == "Concert" and ticket.price == Decimal("20.00") and str(ticket.user_id) == SELLER_ID
     assert outbox() == [
         {
             "type": "ticket.created",
             "aggregateid": str(ticket.id),
-            "data": {"id": str(ticket.id), "title": "Concert", "price": "20.00", "user_id": SELLER_ID, "version": 0},
+            "data": {"id": str(ticket.id), "title": "Concert", "price": "20.00", "user_id": SELLER_ID, "version": 0,
+                     "starts_at": None, "venue": "", "city": "", "category": "other", "description": ""},
         }
     ]
 
@@ -303,6 +310,7 @@ def test_show_answers_any_ticket_to_anyone_as_the_spec_ticket(api_client, ticket
         "order_id": str(ticket.order_id) if ticket.order_id else None,
         "owner_id": None,
         "version": 0,
+        **NO_EVENT_DETAILS,
     }
 
 
@@ -329,6 +337,7 @@ def test_update_changes_title_and_price_bumps_the_version_and_publishes(seller, 
         "order_id": None,
         "owner_id": None,
         "version": 1,
+        **NO_EVENT_DETAILS,
     }
     ticket.refresh_from_db()
     assert (ticket.title, ticket.price, ticket.version) == ("Taylor Swift, row 1", Decimal("150.00"), 1)
@@ -344,6 +353,8 @@ def test_update_changes_title_and_price_bumps_the_version_and_publishes(seller, 
                 "order_id": None,
                 "owner_id": None,
                 "version": 1,
+                "starts_at": None, "venue": "", "city": "", "category": "other", "description": "",
+                "unlisted": False,
             },
         }
     ]
@@ -451,7 +462,7 @@ def test_a_freed_ticket_can_be_edited_again(seller, ticket):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("method", ["delete", "patch"])
+@pytest.mark.parametrize("method", ["patch"])
 def test_other_methods_are_not_allowed(seller, ticket, method):
     response = getattr(seller, method)(f"/api/tickets/{ticket.id}", {}, format="json")
 

@@ -50,6 +50,8 @@ def test_order_created_holds_the_ticket_and_publishes_ticket_updated(deliver, ti
                 "order_id": data["id"],
                 "owner_id": None,
                 "version": 1,
+                "starts_at": None, "venue": "", "city": "", "category": "other", "description": "",
+                "unlisted": False,
             },
         }
     ]

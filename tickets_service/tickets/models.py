@@ -12,15 +12,22 @@ import uuid
 from decimal import Decimal
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 from ticketing_shared.money import MoneyField
 from ticketing_shared.versioning import VersionedModel
 
 TITLE_MAX_LENGTH = 120
+VENUE_MAX_LENGTH = 200
+CITY_MAX_LENGTH = 100
+DESCRIPTION_MAX_LENGTH = 2000
+# The text search configuration of the search vector and of every query against it.
+SEARCH_CONFIG = "english"
 PRICE_MIN = Decimal("0.01")
 PRICE_MAX = Decimal("1000000.00")
 
@@ -29,6 +36,18 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
     def available(self) -> TicketQuerySet:
         # Sold tickets always keep their order (see the check constraint), so this is enough.
         return self.filter(order_id__isnull=True)
+
+    def listed(self) -> TicketQuerySet:
+        """Not unlisted by its seller (an unlisted ticket is gone for everyone: 404)."""
+        return self.filter(unlisted_at__isnull=True)
+
+    def on_sale(self) -> TicketQuerySet:
+        """The public list: free, listed, and not an event that has started."""
+        return (
+            self.available()
+            .listed()
+            .filter(Q(starts_at__isnull=True) | Q(starts_at__gt=timezone.now()))
+        )
 
     def reserved(self) -> TicketQuerySet:
         return self.filter(order_id__isnull=False, sold_at__isnull=True)
@@ -40,11 +59,23 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         return self.order_by("-created_at", "-id")
 
 
+# The part of "on sale" an index can hold (``now()`` cannot be in an index predicate).
+ON_SALE_INDEXED = Q(order_id__isnull=True, unlisted_at__isnull=True)
+
+
 class Ticket(VersionedModel):
     class Status(models.TextChoices):
         AVAILABLE = "available", "Available"
         RESERVED = "reserved", "Reserved"
         SOLD = "sold", "Sold"
+
+    class Category(models.TextChoices):
+        CONCERT = "concert", "Concert"
+        SPORTS = "sports", "Sports"
+        THEATRE = "theatre", "Theatre"
+        COMEDY = "comedy", "Comedy"
+        FESTIVAL = "festival", "Festival"
+        OTHER = "other", "Other"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=TITLE_MAX_LENGTH)
@@ -54,6 +85,25 @@ class Ticket(VersionedModel):
     sold_at = models.DateTimeField(null=True, blank=True, help_text="When the holding order completed.")
     owner_id = models.UUIDField(
         null=True, blank=True, help_text="Who owns it after a sale (the buyer) or a gift; empty while for sale."
+    )
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="When the event starts; empty if not said.")
+    venue = models.CharField(max_length=VENUE_MAX_LENGTH, blank=True, default="")
+    city = models.CharField(max_length=CITY_MAX_LENGTH, blank=True, default="")
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.OTHER)
+    description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH, blank=True, default="")
+    unlisted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its seller took it off sale; an unlisted ticket is gone (404)."
+    )
+    # Full-text search over title (weight A), venue and city (B) and description (C), with
+    # English stemming; PostgreSQL keeps it up to date (a stored generated column).
+    search_vector = models.GeneratedField(
+        expression=(
+            SearchVector("title", weight="A", config=SEARCH_CONFIG)
+            + SearchVector("venue", "city", weight="B", config=SEARCH_CONFIG)
+            + SearchVector("description", weight="C", config=SEARCH_CONFIG)
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -82,6 +132,12 @@ class Ticket(VersionedModel):
             # Title search is a case-insensitive substring match (``icontains`` is
             # ``UPPER(title) LIKE UPPER(%term%)``), which this trigram index serves.
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="ticket_title_trgm_idx"),
+            # Search: the words (GIN), then the filters and sort orders of the public list.
+            GinIndex(fields=["search_vector"], name="ticket_search_idx"),
+            models.Index(fields=["category", "starts_at"], name="ticket_category_idx", condition=ON_SALE_INDEXED),
+            models.Index(fields=["city", "starts_at"], name="ticket_city_idx", condition=ON_SALE_INDEXED),
+            models.Index(fields=["starts_at"], name="ticket_starts_idx", condition=ON_SALE_INDEXED),
+            models.Index(fields=["price"], name="ticket_price_idx", condition=ON_SALE_INDEXED),
         ]
 
     def __str__(self) -> str:
@@ -94,6 +150,10 @@ class Ticket(VersionedModel):
         if self.order_id is not None:
             return self.Status.RESERVED
         return self.Status.AVAILABLE
+
+    @property
+    def has_started(self) -> bool:
+        return self.starts_at is not None and self.starts_at <= timezone.now()
 
     @property
     def is_reserved(self) -> bool:

@@ -25,6 +25,11 @@ from tickets.models import Reservation, Ticket
 logger = logging.getLogger(__name__)
 
 RESERVED_MESSAGE = "Cannot edit a reserved ticket"
+UNLIST_RESERVED_MESSAGE = "Cannot unlist a reserved ticket"
+UNLIST_SOLD_MESSAGE = "Cannot unlist a sold ticket"
+NOT_THE_OWNER_UNLIST = "Only the owner can unlist this ticket."
+# What the event of a ticket says besides the release-1 fields (all optional for readers).
+EVENT_FIELDS = ("starts_at", "venue", "city", "category", "description")
 CHANGED_MESSAGE = "The ticket was changed meanwhile; reload it and try again."
 NOT_THE_OWNER = "Only the owner can edit this ticket."
 
@@ -52,39 +57,78 @@ OPERATOR_REFUND = "operator"
 
 
 def _ticket_fields(ticket: Ticket) -> dict:
+    """The data of ``ticket.created``: every field, the event's details included (null when unsaid)."""
     return {"id": ticket.id, "title": ticket.title, "price": ticket.price, "user_id": ticket.user_id,
-            "version": ticket.version}
+            "version": ticket.version, **{name: getattr(ticket, name) for name in EVENT_FIELDS}}
 
 
 def _publish_updated(ticket: Ticket) -> None:
-    publish(TicketUpdated(**_ticket_fields(ticket), order_id=ticket.order_id, owner_id=ticket.owner_id))
+    publish(TicketUpdated(**_ticket_fields(ticket), order_id=ticket.order_id, owner_id=ticket.owner_id,
+                          unlisted=ticket.unlisted_at is not None))
 
 
-def ticket_create(*, user_id: str | uuid.UUID, title: str, price: Decimal) -> Ticket:
+def ticket_create(*, user_id: str | uuid.UUID, title: str, price: Decimal, **details) -> Ticket:
+    """List a ticket; ``details`` are the optional event fields (``starts_at``, ``venue``, ...)."""
+    unknown = set(details) - set(EVENT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown ticket fields: {sorted(unknown)}")
     with transaction.atomic():
-        ticket = Ticket.objects.create(user_id=user_id, title=title, price=price)
+        ticket = Ticket.objects.create(user_id=user_id, title=title, price=price, **details)
         publish(TicketCreated(**_ticket_fields(ticket)))
     return ticket
 
 
-def ticket_update(*, ticket: Ticket, title: str, price: Decimal, by_user: str | uuid.UUID | None = None) -> Ticket:
-    """Change title and price of ``ticket`` as read by the caller.
+def ticket_update(
+    *, ticket: Ticket, title: str, price: Decimal, by_user: str | uuid.UUID | None = None, **details
+) -> Ticket:
+    """Change title, price and any of the event's ``details`` given of ``ticket`` as read by the caller.
 
     The write succeeds only over the version the caller read: an edit or reservation
     committed between that read and this write makes it fail with :class:`TicketChanged`
     or :class:`TicketReserved`, never a lost update.
     """
+    unknown = set(details) - set(EVENT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown ticket fields: {sorted(unknown)}")
     if by_user is not None and str(ticket.user_id) != str(by_user):
         raise Forbidden(NOT_THE_OWNER)
     if ticket.is_reserved:
         raise TicketReserved
     with transaction.atomic():
         ticket.title, ticket.price, ticket.updated_at = title, price, timezone.now()
+        for name, value in details.items():
+            setattr(ticket, name, value)
         try:
-            ticket.save_versioned(update_fields=["title", "price", "updated_at"])
+            ticket.save_versioned(update_fields=["title", "price", "updated_at", *details])
         except ConcurrentUpdateError:
             now_reserved = Ticket.objects.filter(pk=ticket.pk, order_id__isnull=False).exists()
             raise (TicketReserved if now_reserved else TicketChanged) from None
+        _publish_updated(ticket)
+    return ticket
+
+
+def ticket_unlist(*, ticket: Ticket, by_user: str | uuid.UUID | None = None) -> Ticket:
+    """Take a free ticket off sale for good: it leaves every list, answers 404, and
+    ``ticket.updated`` (``unlisted: true``) tells the orders service it cannot be reserved.
+
+    A reserved or sold ticket stays (its buyer holds it). The write is over the version
+    read, so a reservation that lands meanwhile wins and the unlisting is refused.
+    """
+    if by_user is not None and str(ticket.user_id) != str(by_user):
+        raise Forbidden(NOT_THE_OWNER_UNLIST)
+    if ticket.sold_at is not None:
+        raise InvalidState(UNLIST_SOLD_MESSAGE)
+    if ticket.order_id is not None:
+        raise InvalidState(UNLIST_RESERVED_MESSAGE)
+    with transaction.atomic():
+        ticket.unlisted_at = ticket.updated_at = timezone.now()
+        try:
+            ticket.save_versioned(update_fields=["unlisted_at", "updated_at"])
+        except ConcurrentUpdateError:
+            now = Ticket.objects.filter(pk=ticket.pk).first()
+            if now is not None and now.order_id is not None:
+                raise InvalidState(UNLIST_SOLD_MESSAGE if now.sold_at else UNLIST_RESERVED_MESSAGE) from None
+            raise TicketChanged from None
         _publish_updated(ticket)
     return ticket
 

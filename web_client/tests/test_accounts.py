@@ -214,3 +214,50 @@ def test_session_data_helper_matches_what_sign_in_stores(client, api):
     api.post(f"{AUTH}/api/users/signin", json=SIGNED_UP)
     client.post("/signin", {"email": "new@example.com", "password": "pw"})
     assert set(client.session["auth"]) == set(session_data())
+
+
+# -- forgotten password ---------------------------------------------------------------------------
+
+
+def test_sign_in_offers_a_password_reset(client):
+    assert 'href="/password/forgot">Forgot your password?' in client.get("/signin").content.decode()
+
+
+def test_asking_for_a_reset_link_never_says_whether_the_account_exists(client, api):
+    api.post(f"{AUTH}/api/users/password/reset", status=202,
+             match=[matchers.json_params_matcher({"email": "ann@example.com"})])
+
+    html = client.post("/password/forgot", {"email": "ann@example.com"}).content.decode()
+
+    assert "If an account exists for ann@example.com, we have emailed it a link" in html
+
+
+def test_a_reset_link_sets_the_new_password(client, api):
+    api.post(f"{AUTH}/api/users/password/reset/confirm", status=204,
+             match=[matchers.json_params_matcher({"uid": "MTIz", "token": "abc-def", "password": "new passphrase 9"})])
+
+    response = client.post("/reset/MTIz/abc-def", {"password": "new passphrase 9"})
+
+    assert response["Location"] == "/signin"
+    assert flashes(response) == [
+        "Your password was changed. Sign in with the new one; every other session was signed out."]
+
+
+def test_a_used_reset_link_offers_a_new_one(client, api):
+    api.post(f"{AUTH}/api/users/password/reset/confirm", status=400,
+             json=errors(("This reset link is invalid or has already been used.", "token")))
+
+    response = client.post("/reset/MTIz/abc-def", {"password": "new passphrase 9"})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-testid="bad-link"' in html and 'href="/password/forgot"' in html
+
+
+def test_a_weak_new_password_is_shown_by_the_field(client, api):
+    api.post(f"{AUTH}/api/users/password/reset/confirm", status=400,
+             json=errors(("This password is too common.", "password")))
+
+    html = client.post("/reset/MTIz/abc-def", {"password": "password"}).content.decode()
+
+    assert "This password is too common." in html and 'id="id_password_error"' in html

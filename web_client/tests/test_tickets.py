@@ -46,17 +46,17 @@ def test_searching_asks_the_service_and_pages_keep_the_search(client, api):
     api.get(
         f"{TICKETS}/api/tickets",
         json=page_json(results, count=30),
-        match=[matchers.query_param_matcher({"search": "jazz", "limit": "12", "offset": "12"})],
+        match=[matchers.query_param_matcher({"q": "jazz", "limit": "12", "offset": "12"})],
     )
 
     response = client.get("/", {"search": "  jazz ", "page": "2"})
 
     html = response.content.decode()
-    assert "30 tickets matching “jazz”." in html
+    assert "30 tickets matching “jazz”" in html
     assert 'value="jazz"' in html
     assert "Page 2 of 3" in html
-    assert 'href="?search=jazz&amp;page=1"' in html
-    assert 'href="?search=jazz&amp;page=3"' in html
+    assert 'href="?q=jazz&amp;page=1"' in html
+    assert 'href="?q=jazz&amp;page=3"' in html
     assert "<title>“jazz”: tickets for sale · Ticket Market</title>" in html
 
 
@@ -76,7 +76,7 @@ def test_a_nul_in_the_search_is_dropped(client, api):
     api.get(
         f"{TICKETS}/api/tickets",
         json=page_json([]),
-        match=[matchers.query_param_matcher({"search": "jazz", "limit": "12", "offset": "0"})],
+        match=[matchers.query_param_matcher({"q": "jazz", "limit": "12", "offset": "0"})],
     )
 
     everything = client.get("/?search=%00")
@@ -252,7 +252,7 @@ def test_a_ticket_without_a_status_field_is_free_or_held_by_its_order(signed_in,
     assert 'data-state="reserved">Held</span>' in html
 
 
-def test_editing_sends_title_and_price_only(signed_in, api):
+def test_editing_sends_title_price_and_the_event_details(signed_in, api):
     """Last write wins: the service ignores client versions, so none is sent."""
     ticket = ticket_json(user_id=SELLER_ID, version=3)
     url = f"{TICKETS}/api/tickets/{ticket['id']}"
@@ -261,7 +261,8 @@ def test_editing_sends_title_and_price_only(signed_in, api):
     api.put(
         url,
         json={**ticket, "title": "Jazz night (balcony)", "version": 4},
-        match=[matchers.json_params_matcher({"title": "Jazz night (balcony)", "price": "25.00"})],
+        match=[matchers.json_params_matcher({"title": "Jazz night (balcony)", "price": "25.00", "starts_at": None,
+                                             "venue": "", "city": "", "description": ""})],
     )
     client = signed_in(user_id=SELLER_ID)
 
@@ -437,3 +438,110 @@ def test_the_ticket_body_sent_is_json(signed_in, api):
     api.post(f"{TICKETS}/api/tickets", status=201, json=ticket_json())
     signed_in().post("/tickets/new", {"title": "Jazz night", "price": "20"})
     assert json.loads(api.calls[0].request.body) == {"title": "Jazz night", "price": "20.00"}
+
+
+# -- the catalog: filters, facets, sort, event details -------------------------------------------
+
+
+def test_filters_go_to_the_service_and_stay_in_the_page_links(client, api):
+    starts = "2030-03-14T20:00:00+00:00"
+    api.get(
+        f"{TICKETS}/api/tickets",
+        json={**page_json([ticket_json(title="Hamlet", starts_at=starts, venue="The Globe", city="London",
+                                       category="theatre")] * 12, count=30),
+              "facets": {"category": {"theatre": 20, "concert": 10}, "city": {"London": 25, "Paris": 5}}},
+        match=[matchers.query_param_matcher({"q": "hamlet", "category": "theatre,concert", "city": "London",
+                                             "price_min": "10", "starts_after": "2030-03-01", "sort": "price",
+                                             "limit": "12", "offset": "0"})],
+    )
+
+    response = client.get("/?q=hamlet&category=theatre&category=concert&city=London&price_min=10"
+                          "&starts_after=2030-03-01&sort=price")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Thu 14 Mar 2030, 20:00" in html and "The Globe, London" in html
+    assert 'data-testid="facet-theatre">20<' in html and 'data-testid="facet-concert">10<' in html
+    assert '<option value="London" selected>London (25)</option>' in html
+    assert 'value="price" selected' in html
+    assert ('href="?q=hamlet&amp;category=theatre&amp;category=concert&amp;city=London&amp;price_min=10'
+            '&amp;starts_after=2030-03-01&amp;sort=price&amp;page=2"') in html
+    assert 'class="offcanvas-lg offcanvas-start"' in html
+
+
+def test_an_unusable_filter_is_left_out_and_said(client, api):
+    api.get(f"{TICKETS}/api/tickets", json=page_json([]),
+            match=[matchers.query_param_matcher({"limit": "12", "offset": "0"})])
+
+    html = client.get("/?price_min=cheap&category=opera").content.decode()
+
+    assert "Some filters were not understood" in html
+
+
+def test_no_match_with_filters_helps(client, api):
+    api.get(f"{TICKETS}/api/tickets", json=page_json([]))
+
+    html = client.get("/?q=polka&city=Oslo").content.decode()
+
+    assert "No tickets match “polka” with these filters." in html
+    assert "wider price or date range" in html
+
+
+def test_selling_with_the_event_details(signed_in, api):
+    created = ticket_json(title="Jazz night", price="42.50", user_id=BUYER_ID)
+    api.post(
+        f"{TICKETS}/api/tickets",
+        status=201,
+        json=created,
+        match=[matchers.json_params_matcher({"title": "Jazz night", "price": "42.50",
+                                             "starts_at": "2031-05-02T19:30:00+00:00", "venue": "Blue Note",
+                                             "city": "New York", "category": "concert"})],
+    )
+
+    response = signed_in().post("/tickets/new", {"title": "Jazz night", "price": "42.5",
+                                                 "starts_at": "2031-05-02T19:30", "venue": "Blue Note",
+                                                 "city": "New York", "category": "concert"})
+
+    assert response.status_code == 302
+
+
+def test_selling_for_a_past_date_is_refused_before_asking(signed_in, api):
+    response = signed_in().post("/tickets/new", {"title": "Jazz", "price": "5", "starts_at": "2001-01-01T10:00"})
+
+    assert response.status_code == 400
+    assert "The event must start in the future." in response.content.decode()
+    assert len(api.calls) == 0
+
+
+def test_the_seller_unlists_a_ticket(signed_in, api):
+    ticket = ticket_json(user_id=SELLER_ID)
+    url = f"{TICKETS}/api/tickets/{ticket['id']}"
+    api.get(url, json=ticket)
+    api.delete(url, status=204)
+
+    response = signed_in(user_id=SELLER_ID).post(f"/tickets/{ticket['id']}/unlist")
+
+    assert response["Location"] == "/tickets/mine"
+    assert flashes(response) == [f"“{ticket['title']}” is no longer for sale."]
+
+
+def test_unlisting_a_reserved_ticket_says_why(signed_in, api):
+    ticket = ticket_json(user_id=SELLER_ID)
+    url = f"{TICKETS}/api/tickets/{ticket['id']}"
+    api.get(url, json=ticket)
+    api.delete(url, status=400, json=errors(("Cannot unlist a reserved ticket", None)))
+
+    response = signed_in(user_id=SELLER_ID).post(f"/tickets/{ticket['id']}/unlist")
+
+    assert response["Location"] == f"/tickets/{ticket['id']}"
+    assert flashes(response) == ["Cannot unlist a reserved ticket"]
+
+
+def test_the_ticket_page_shows_when_and_where_and_offers_the_seller_unlisting(signed_in, api):
+    ticket = ticket_json(user_id=SELLER_ID, starts_at="2030-03-16T20:00:00+00:00", venue="Olympia", city="Paris")
+    api.get(f"{TICKETS}/api/tickets/{ticket['id']}", json=ticket)
+
+    html = signed_in(user_id=SELLER_ID).get(f"/tickets/{ticket['id']}").content.decode()
+
+    assert "Sat 16 Mar 2030, 20:00" in html and "Olympia, Paris" in html
+    assert 'data-testid="unlist"' in html

@@ -50,6 +50,7 @@ COMMON = {
     401: "No token, or an invalid, expired or tampered one",
     404: "Not found (unknown or malformed id)",
     413: "Request body too large",
+    414: "Request line too long (the web server's limit, gunicorn's 4094 bytes): answered in HTML by gunicorn",
     415: "The body is not `application/json`",
 }
 METHODS = ("get", "put", "post", "patch", "delete")
@@ -60,6 +61,8 @@ def _common_codes(operation: dict[str, Any]) -> list[int]:
     codes = []
     if "requestBody" in operation or any(p.get("in") in ("query", "header") for p in parameters):
         codes.append(400)
+    if any(p.get("in") == "query" for p in parameters):
+        codes.append(414)
     if any(requirement for requirement in operation.get("security", [])):
         codes.append(401)
     if any(p.get("in") == "path" for p in parameters):
@@ -79,6 +82,8 @@ def error_responses(result: dict[str, Any], generator, request, public) -> dict[
             responses = operation.setdefault("responses", {})
             for code in _common_codes(operation):
                 responses.setdefault(str(code), {"description": COMMON[code]})
+            if "414" in responses and "content" not in responses["414"]:
+                responses["414"]["content"] = {"text/html": {"schema": {"type": "string"}}}
             for code, response in responses.items():
                 if code[0] in "45" and "content" not in response:
                     response["content"] = {"application/json": {"schema": ERROR_REF}}

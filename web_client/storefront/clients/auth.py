@@ -43,6 +43,14 @@ class AuthClient(ServiceClient):
         """
         self.request("POST", "/api/users/signout", json=lambda: {"refresh": refresh()}, authenticated=True)
 
+    def request_password_reset(self, *, email: str) -> None:
+        """The auth service emails a link if the account exists; it answers the same either way."""
+        self.request("POST", "/api/users/password/reset", json={"email": email})
+
+    def confirm_password_reset(self, *, uid: str, token: str, password: str) -> None:
+        self.request("POST", "/api/users/password/reset/confirm",
+                     json={"uid": uid, "token": token, "password": password})
+
     def refresh(self, *, refresh: str) -> TokenPair:
         """Rotate the pair; a dead or bad refresh token means the session is over."""
         try:

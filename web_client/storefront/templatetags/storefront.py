@@ -9,10 +9,12 @@ from typing import Any
 from django import template
 from django.conf import settings
 from django.forms import BoundField, CheckboxInput
+from django.utils import timezone
 from django.utils.html import format_html
 
 from storefront.clients.base import money_str
 from storefront.clients.orders import PENDING
+from storefront.forms import CATEGORY_NAMES
 
 register = template.Library()
 
@@ -49,6 +51,21 @@ def money(value: Decimal | str | None) -> str:
     if value in (None, ""):
         return ""
     return f"{settings.CURRENCY_SYMBOL}{Decimal(str(value)):,.2f}"
+
+
+@register.filter
+def when(value) -> str:
+    """An event's start for people: ``Sat 14 Mar, 20:00`` (the year only when it is not this one)."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    year = "" if local.year == timezone.localtime().year else f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M}"
+
+
+@register.filter
+def category_label(value: str) -> str:
+    return CATEGORY_NAMES.get(value, value.title() if value else "")
 
 
 @register.filter

@@ -1,4 +1,4 @@
-"""Sign up, sign in, sign out."""
+"""Sign up, sign in, sign out, and reset a forgotten password."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from storefront.clients.auth import AuthClient
 from storefront.clients.base import ApiError, ServiceUnavailable, SessionExpired
-from storefront.forms import SignInForm, SignUpForm
+from storefront.forms import PasswordResetForm, SetPasswordForm, SignInForm, SignUpForm
 from storefront.navigation import next_path, safe_next, signed_out_only
 from storefront.session import UserSession
 
@@ -81,3 +81,42 @@ def signout(request: HttpRequest) -> HttpResponse:
         session.sign_out()
         messages.success(request, "You have signed out.")
     return redirect("storefront:home")
+
+
+RESET_SENT = (
+    "If an account exists for {email}, we have emailed it a link to choose a new password. The link works for an hour."
+)
+PASSWORD_CHANGED = "Your password was changed. Sign in with the new one; every other session was signed out."
+
+
+@signed_out_only
+def password_forgot(request: HttpRequest) -> HttpResponse:
+    """Ask for a reset link. The answer never says whether the email has an account."""
+    form = PasswordResetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            AuthClient().request_password_reset(email=form.cleaned_data["email"])
+        except (ApiError, ServiceUnavailable) as error:
+            form.add_api_error(error)
+        else:
+            return render(request, "storefront/password_forgot.html",
+                          {"sent": RESET_SENT.format(email=form.cleaned_data["email"])})
+    return render(request, "storefront/password_forgot.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def password_reset(request: HttpRequest, uid: str, token: str) -> HttpResponse:
+    """The emailed link's page: choose a new password. A bad or used link says so, with a way on."""
+    form = SetPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            AuthClient().confirm_password_reset(uid=uid, token=token, password=form.cleaned_data["password"])
+        except (ApiError, ServiceUnavailable) as error:
+            form.add_api_error(error)
+            if isinstance(error, ApiError) and any(item.field in ("token", "uid") for item in error.errors):
+                return render(request, "storefront/password_reset.html", {"form": None, "bad_link": True},
+                              status=400)
+        else:
+            UserSession.of(request).sign_out()
+            messages.success(request, PASSWORD_CHANGED)
+            return redirect("storefront:signin")
+    return render(request, "storefront/password_reset.html", {"form": form}, status=400 if form.errors else 200)

@@ -77,15 +77,28 @@ class TicketCreated(EventData):
     price: Money
     user_id: uuid.UUID = Field(description="The seller.")
     version: Version
+    # The event the ticket is for (release 2): optional, so events of older publishers still
+    # apply; absent means "not said" and a reader keeps what it had. ``category`` is a plain
+    # string so that a category added later is not poison to older readers.
+    starts_at: AwareDatetime | None = Field(default=None, description="When the event starts, if said.")
+    venue: str | None = Field(default=None, description="Where (absent in older events).")
+    city: str | None = Field(default=None, description="The venue's city (absent in older events).")
+    category: str | None = Field(
+        default=None, description="concert, sports, theatre, comedy, festival or other; more may come."
+    )
+    description: str | None = Field(default=None, description="The seller's words (absent in older events).")
 
 
 class TicketUpdated(TicketCreated):
     topic = "ticket.updated"
-    summary = "A ticket changed: edited by its seller, held by an order, freed or sold."
+    summary = "A ticket changed: edited by its seller, held by an order, freed, sold, or unlisted."
 
     order_id: uuid.UUID | None = Field(default=None, description="The order holding it, if any.")
     owner_id: uuid.UUID | None = Field(
         default=None, description="Who owns it after a sale or a gift (null while for sale); absent in older events."
+    )
+    unlisted: bool = Field(
+        default=False, description="Its seller took it off sale: it can never be reserved again (absent: false)."
     )
 
 
