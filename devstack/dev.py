@@ -54,6 +54,8 @@ def bench() -> int:
     os.environ.setdefault("MAX_OPEN_ORDERS_PER_USER", "100000")
     # The baseline the reservations are measured against: POST /_bench/baseline (ticketing_shared.bench).
     os.environ.setdefault("BENCH_ENDPOINTS", "1")
+    # Two gunicorn workers per service: one worker's Python holds one core however many threads it runs.
+    os.environ.setdefault("TEST_WEB_WORKERS", "2")
     profile = profiles.load("test")
     services = existing()
     sup = Supervisor(log_dir=profile.log_dir)
