@@ -159,7 +159,7 @@ def stack_memory_mb() -> tuple[float, float, int]:
     return pss / 2**20, rss / 2**20, len(processes)
 
 
-def ticket_to_orderable_latency(seller: Client, buyer: Client, samples: int = 200) -> tuple[list[float], Phase]:
+def ticket_to_orderable_latency(seller: Client, buyer: Client, samples: int = 100) -> tuple[list[float], Phase]:
     """From ``POST /api/tickets`` returning to a buyer's ``POST /api/orders`` succeeding
     (404 until the orders service has the ticket)."""
     phase = Phase("ticket to orderable")

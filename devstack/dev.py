@@ -56,6 +56,8 @@ def bench() -> int:
     os.environ.setdefault("BENCH_ENDPOINTS", "1")
     # Two gunicorn workers per service: one worker's Python holds one core however many threads it runs.
     os.environ.setdefault("TEST_WEB_WORKERS", "2")
+    # Tokens of the users signed up at the start must outlive the run (15 minutes by default).
+    os.environ.setdefault("JWT_ACCESS_TOKEN_SECONDS", "14400")
     profile = profiles.load("test")
     services = existing()
     sup = Supervisor(log_dir=profile.log_dir)
@@ -69,6 +71,7 @@ def bench() -> int:
             "BENCH_STACK_PID": str(os.getpid()),
             "BENCH_SERVICE_DIR": folder,
             "BENCH_SERVICES": ",".join(s.name for s in services),
+            "BENCH_JWT_PRIVATE_KEY_FILE": str(ensure_jwt_keys(profile).private),  # buyers' tokens
         }
         code = subprocess.run([sys.executable, script], cwd=ROOT, env=env, stdin=subprocess.DEVNULL).returncode
     except StartupError as error:
