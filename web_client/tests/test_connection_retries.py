@@ -25,15 +25,17 @@ class Credentials:
 
 
 class Service(ThreadingHTTPServer):
-    """Answers every request, except that it closes a kept-alive connection without an answer
-    when a second request arrives on it, ``drops`` times: what a client sees when it reuses a
-    connection the server has just closed as idle."""
+    """Answers the first request (the client keeps that connection alive), then closes the
+    connection of each next request without an answer, ``drops`` times: what a client sees when
+    it reuses a connection the server has just closed as idle (and, with many drops, a service
+    that keeps failing)."""
 
     daemon_threads = True
 
     def __init__(self, drops: int) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.drops = drops
+        self.answered = 0
         self.received: list[tuple[str, str, str | None]] = []  # method, path, Idempotency-Key
         self.lock = threading.Lock()
 
@@ -46,10 +48,6 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     server: Service
 
-    def setup(self) -> None:
-        super().setup()
-        self.answered = 0
-
     def log_message(self, *args) -> None:
         pass
 
@@ -58,13 +56,14 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length)) if length else None
         with self.server.lock:
             self.server.received.append((self.command, self.path, self.headers.get("Idempotency-Key")))
-            drop = self.answered > 0 and self.server.drops > 0
+            drop = self.server.answered > 0 and self.server.drops > 0
             if drop:
                 self.server.drops -= 1
+            else:
+                self.server.answered += 1
         if drop:
             self.close_connection = True  # closed without a word, as an idle connection is
             return
-        self.answered += 1
         payload = json.dumps(order_json(ticket={"id": body["ticket_id"], "title": "T", "price": "20.00"})
                              if body else order_json()).encode()
         self.send_response(201 if self.command == "POST" else 200)

@@ -129,7 +129,7 @@ def gunicorn_workers(tmp_path):
             return False
 
     try:
-        wait_for(up, timeout=30)
+        wait_for(up, timeout=120)  # three workers importing Django on a busy machine
         yield app, folder
     finally:
         process.terminate()
@@ -167,6 +167,6 @@ def test_several_gunicorn_workers_add_up_and_a_dead_workers_counts_stay(gunicorn
     live_gauge = folder / f"gauge_livesum_{victim}.db"
     live_gauge.write_bytes(b"")
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: not live_gauge.exists(), timeout=20)
+    wait_for(lambda: not live_gauge.exists(), timeout=60)
     assert echo(0) == 200
     assert [echo_total(app) for _ in range(6)] == [61.0] * 6

@@ -89,8 +89,15 @@ class _Claim:
         )
 
     def let_go(self) -> None:
-        """The request changed nothing: forget the key, so that a retry runs again."""
-        self._held().delete()
+        """The request changed nothing: forget the key, so that a retry runs again.
+
+        One statement (a queryset's ``delete()`` would wrap it in a transaction of its own:
+        three round trips, on the path of every refused request)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {IdempotencyKey._meta.db_table} WHERE id = %s AND token = %s AND state = %s",
+                [self.row_id, self.token, IdempotencyKey.State.IN_PROGRESS],
+            )
 
 
 def respond_once(
