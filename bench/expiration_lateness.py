@@ -45,7 +45,8 @@ def summary(label: str, seconds: list[float]) -> str:
     )
 
 
-def measure(profile: profiles.Profile, *, orders: int, window: float, lead: float) -> None:
+def measure(profile: profiles.Profile, *, orders: int, window: float, lead: float) -> int:
+    """Prints the figures; returns how many deadlines never reached Kafka."""
     import psycopg
     from confluent_kafka import Consumer, Producer
 
@@ -124,6 +125,7 @@ def measure(profile: profiles.Profile, *, orders: int, window: float, lead: floa
     missing = orders - len(received)
     early = sum(1 for late in written if late < 0)
     print(f"missing: {missing}   fired early: {early}")
+    return missing
 
 
 def main() -> int:
@@ -141,7 +143,9 @@ def main() -> int:
         stack.start_infra(sup, profile, services)
         stack.start_services(sup, profile, services)
         time.sleep(3)  # the consumer joins its group
-        measure(profile, orders=args.orders, window=args.window, lead=args.lead)
+        if measure(profile, orders=args.orders, window=args.window, lead=args.lead) == args.orders:
+            print("no deadline fired: is the expiration service's consumer or worker running?")
+            return 1
     except KeyboardInterrupt:
         return 130
     finally:
