@@ -73,7 +73,7 @@ def measure(profile: profiles.Profile, *, orders: int, window: float, lead: floa
             "id": str(uuid.uuid4()),
             "type": "order.created",
             "occurred_at": datetime.now(UTC).isoformat(),
-            "source": "lateness",
+            "source": "orders",  # the consumers take order events from the orders service only
             "data": {
                 "id": order_id,
                 "status": "created",
