@@ -7,7 +7,9 @@ worker), so the figures include the real relay task, Redis and the broker:
 - relay drain rate: 20,000 outbox rows published by ``relay_outbox``;
 - commit-to-consumer latency: single events published in a transaction, relayed by
   the worker the on-commit nudge wakes, timed until a consumer receives them;
-- resident memory of every process of the stack.
+- resident memory of every process of the stack;
+- then the marketplace through its HTTP APIs (``marketplace``): baseline and ratio, the
+  flash sale and its audit, buyer races, search.
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,11 +31,12 @@ import django  # noqa: E402
 
 django.setup()
 
-import requests  # noqa: E402
+import marketplace  # noqa: E402
 from confluent_kafka import Consumer, Producer  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from httpclient import Client, Phase  # noqa: E402
 
 from ticketing_shared.events.models import OutboxEvent  # noqa: E402
 from ticketing_shared.events.outbox import record_event  # noqa: E402
@@ -158,209 +159,87 @@ def stack_memory_mb() -> tuple[float, float, int]:
     return pss / 2**20, rss / 2**20, len(processes)
 
 
-# -- the marketplace through its HTTP APIs -------------------------------------------------
-
-PASSWORD = "Bench-Password-2026"
-
-
-def api(name: str) -> str:
-    return os.environ[f"E2E_{name.upper()}_URL"]
-
-
-def sign_up_users(count: int) -> list[requests.Session]:
-    """Sessions that send a fresh user's token (sign-ups hash with Argon2: done in parallel)."""
-
-    def sign_up(_: int) -> requests.Session:
-        session = requests.Session()
-        email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
-        response = session.post(f"{api('auth')}/api/users/signup", json={"email": email, "password": PASSWORD})
-        response.raise_for_status()
-        session.headers["Authorization"] = f"Bearer {response.json()['access']}"
-        return session
-
-    with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(sign_up, range(count)))
-
-
-def list_ticket(seller: requests.Session, title: str) -> str:
-    response = seller.post(f"{api('tickets')}/api/tickets", json={"title": title, "price": "10.00"})
-    response.raise_for_status()
-    return response.json()["id"]
-
-
-def consumed(service: str, event_type: str) -> int:
-    """How many ``event_type`` events ``service`` has applied, from its ``/metrics``."""
-    body = requests.get(f"{api(service)}/metrics", timeout=10).text
-    prefix = f'events_consumed_total{{type="{event_type}"}} '
-    return next((int(float(line[len(prefix):])) for line in body.splitlines() if line.startswith(prefix)), 0)
-
-
-def wait_consumed(service: str, event_type: str, count: int, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while consumed(service, event_type) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{service} applied fewer than {count} {event_type} events in {timeout:.0f} s")
-        time.sleep(0.05)
-
-
-def ticket_to_orderable_latency(seller: requests.Session, buyer: requests.Session, samples: int = 200) -> list[float]:
+def ticket_to_orderable_latency(seller: Client, buyer: Client, samples: int = 100) -> tuple[list[float], Phase]:
     """From ``POST /api/tickets`` returning to a buyer's ``POST /api/orders`` succeeding
     (404 until the orders service has the ticket)."""
+    phase = Phase("ticket to orderable")
     latencies = []
     for n in range(samples):
-        ticket_id = list_ticket(seller, f"Latency probe {n}")
+        ticket_id = marketplace.list_tickets([seller], phase, f"Latency probe {uuid.uuid4().hex[:6]}", 1)[0]
         created = time.perf_counter()
-        while (status := buyer.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id}).status_code) == 404:
+        key = marketplace.idempotency_key()
+        while True:
+            response = buyer.call(phase, "POST", f"{marketplace.api('orders')}/api/orders", kind="reserve",
+                                  json={"ticket_id": ticket_id}, headers=key)
+            if response is not None and response.status_code != 404:
+                break
             if time.perf_counter() - created > 30:
                 raise TimeoutError(f"ticket {ticket_id} never reached the orders service")
             time.sleep(0.002)
-        if status != 201:
-            raise RuntimeError(f"reserving a new ticket answered {status}")
+        if response.status_code != 201:
+            raise RuntimeError(f"reserving a new ticket answered {response.status_code}")
         latencies.append((time.perf_counter() - created) * 1000)
         if n % 10 == 0 or n == samples - 1:
-            progress("ticket to orderable", n + 1, samples)
-    return latencies
-
-
-def reservation_rate(seller: requests.Session, buyers: list[requests.Session], per_client: int = 25) -> float:
-    """Requests per second of ``POST /api/orders`` from 20 concurrent clients on distinct tickets."""
-    clients = buyers[:20]
-    total = len(clients) * per_client
-    known = consumed("orders", "ticket.created")
-    tickets = []
-    for n in range(total):
-        tickets.append(list_ticket(seller, f"Throughput {n}"))
-        if n % 50 == 0 or n == total - 1:
-            progress("listing tickets", n + 1, total)
-    wait_consumed("orders", "ticket.created", known + total)
-    done = 0
-    lock = threading.Lock()
-
-    def reserve(index: int) -> int:
-        nonlocal done
-        failures = 0
-        for ticket_id in tickets[index::len(clients)]:
-            if clients[index].post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id}).status_code != 201:
-                failures += 1
-            with lock:
-                done += 1
-                if done % 50 == 0 or done == total:
-                    progress("reserving", done, total)
-        return failures
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(len(clients)) as pool:
-        failures = sum(pool.map(reserve, range(len(clients))))
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{failures} reservations of free tickets failed")
-    return total / elapsed
-
-
-def buyer_races(seller: requests.Session, buyers: list[requests.Session], rounds: int = 20) -> tuple[int, int]:
-    """``rounds`` times, every buyer posts for one fresh ticket at the same instant.
-    Returns (orders created, server errors): exactly ``rounds`` and 0 are right."""
-    created = errors = 0
-    for n in range(rounds):
-        known = consumed("orders", "ticket.created")
-        ticket_id = list_ticket(seller, f"Race {n}")
-        wait_consumed("orders", "ticket.created", known + 1)
-        barrier = threading.Barrier(len(buyers))
-
-        def attempt(buyer: requests.Session, barrier=barrier, ticket_id=ticket_id) -> int:
-            barrier.wait()
-            return buyer.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id}).status_code
-
-        with ThreadPoolExecutor(len(buyers)) as pool:
-            statuses = list(pool.map(attempt, buyers))
-        created += statuses.count(201)
-        errors += sum(1 for status in statuses if status >= 500)
-        progress(f"{len(buyers)}-buyer races", n + 1, rounds)
-    return created, errors
-
-
-def payment_rate(seller: requests.Session, buyers: list[requests.Session], count: int = 100,
-                 clients: int = 10) -> float:
-    """Requests per second of ``POST /api/payments`` (card ``pm_card_visa``, charged on the Stripe
-    double) from ``clients`` concurrent buyers, each paying its own reserved orders."""
-    payers = buyers[:clients]
-    orders: list[tuple[requests.Session, str]] = []
-    known_tickets, known_orders = consumed("orders", "ticket.created"), consumed("payments", "order.created")
-    tickets = [list_ticket(seller, f"Payment {n}") for n in range(count)]
-    wait_consumed("orders", "ticket.created", known_tickets + count)
-    for n, ticket_id in enumerate(tickets):
-        buyer = payers[n % clients]
-        response = buyer.post(f"{api('orders')}/api/orders", json={"ticket_id": ticket_id})
-        response.raise_for_status()
-        orders.append((buyer, response.json()["id"]))
-        if n % 10 == 0 or n == count - 1:
-            progress("reserving to pay", n + 1, count)
-    wait_consumed("payments", "order.created", known_orders + count)
-    done = 0
-    lock = threading.Lock()
-
-    def pay(index: int) -> int:
-        nonlocal done
-        failures = 0
-        for buyer, order_id in orders[index::clients]:
-            response = buyer.post(f"{api('payments')}/api/payments",
-                                  json={"order_id": order_id, "payment_method": "pm_card_visa"})
-            failures += response.status_code != 201
-            with lock:
-                done += 1
-                if done % 10 == 0 or done == count:
-                    progress("paying", done, count)
-        return failures
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        failures = sum(pool.map(pay, range(clients)))
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{failures} payments failed")
-    return count / elapsed
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+            marketplace.progress("ticket to orderable", n + 1, samples)
+    return latencies, phase
 
 
 def main() -> None:
     print("Benchmark of the event plumbing and the marketplace (local stack)")
+    print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())} on {os.cpu_count()} cores")
     pss, rss, processes = stack_memory_mb()  # at rest, before the load below grows the caches
     raw = producer_rate()
     drain = relay_rate()
     latencies = commit_to_consumer_latency()
-    marketplace = "tickets" in os.environ.get("BENCH_SERVICES", "") and "orders" in os.environ.get("BENCH_SERVICES", "")
-    if marketplace:
-        seller, *buyers = sign_up_users(51)
-        orderable = ticket_to_orderable_latency(seller, buyers[-1])
-        reservations = reservation_rate(seller, buyers)
-        races_created, race_errors = buyer_races(seller, buyers)
-    paying = "payments" in os.environ.get("BENCH_SERVICES", "")
-    if marketplace and paying:
-        payments = payment_rate(seller, buyers)
+    services = os.environ.get("BENCH_SERVICES", "")
+    marketplace_up = all(name in services for name in ("auth", "tickets", "orders", "payments"))
+    summary = []
+
+    def show(lines: list[str]) -> None:
+        """Each phase's figures as soon as it ends (a later failure keeps them), and again at the end."""
+        print("\n".join(lines), flush=True)
+        summary.extend(lines)
+
+    if marketplace_up:
+        signups = Phase("sign-ups")
+        buyers = marketplace.sign_up_users(BUYERS + 4, signups)
+        seller, buyers = buyers[:4], buyers[4:]  # four clients of... four sellers, listing in parallel
+        show([f"sign-ups: {signups.errors_line()}"])
+        orderable, orderable_phase = ticket_to_orderable_latency(seller[0], buyers[-1])
+        show([f"ticket listed to orderable   {marketplace.p50_p99(orderable)}; {orderable_phase.errors_line()}"])
+        ratio = marketplace.baseline_and_reservations(seller, buyers[:RATIO_CLIENTS])
+        show(marketplace.report(ratio=ratio))
+        sale = marketplace.flash_sale(seller, buyers)
+        problems = marketplace.audit_sale(sale["tickets"])
+        show(marketplace.report(sale=sale, problems=problems))
+        races = marketplace.buyer_races(seller, buyers[:RACERS])
+        show(marketplace.report(races=races))
+        search = marketplace.search_latency()
+        show(marketplace.report(search=search))
     print()
     print(f"raw producer rate            {raw:>10,.0f} msg/s")
     print(f"relay drain rate (20k rows)  {drain:>10,.0f} events/s")
     print(f"relay / producer ratio       {drain / raw:>10.2f}   (target >= 0.5)")
     print(
         f"commit-to-consumer latency   p50 {statistics.median(latencies):.1f} ms, "
-        f"p99 {percentile(latencies, 99):.1f} ms   (target p50 < 50 ms, p99 < 250 ms)"
+        f"p99 {marketplace.percentile(latencies, 99):.1f} ms   (target p50 < 50 ms, p99 < 250 ms)"
     )
     if processes:
         print(f"stack memory (PSS)           {pss:>10,.0f} MB in {processes} processes   (target < 1,500 MB; "
               f"RSS summed: {rss:,.0f} MB)")
-    if marketplace:
-        p50, p99 = statistics.median(orderable), percentile(orderable, 99)
-        print(f"ticket listed to orderable   p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        print(f"reservations, 20 clients     {reservations:>10,.0f} requests/s")
-        print(f"50-buyer race x 20           {races_created:>10} orders created (must be 20), "
-              f"{race_errors} server errors")
-    if marketplace and paying:
-        print(f"payments, 10 clients         {payments:>10,.1f} requests/s (charged on the Stripe double)")
+    if not marketplace_up:
+        return
+    print("\n".join(summary))
+    print(f"load average at end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    failed = (sale["sold"] < len(sale["tickets"]) or problems or races["created"] != races["rounds"]
+              or ratio["failed"])
+    if failed:
+        raise SystemExit("the marketplace did not do what it must (see above)")
 
+
+BUYERS = 200  # the flash sale's concurrent buyers
+RATIO_CLIENTS = 50  # baseline and reservations, the same clients
+RACERS = 50
 
 if __name__ == "__main__":
     main()

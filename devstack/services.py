@@ -104,6 +104,14 @@ def service_env(service: Service, profile: Profile, keys: Keys) -> dict[str, str
     return env
 
 
+def process_env(service: Service, profile: Profile, kind: str) -> dict[str, str]:
+    """What one process adds to its service's environment: gunicorn's workers share a
+    Prometheus folder of their own (``PROMETHEUS_MULTIPROC_DIR``)."""
+    if kind != "web":
+        return {}
+    return {"PROMETHEUS_MULTIPROC_DIR": str(profile.data_dir / "prometheus" / service.name)}
+
+
 def url(service: Service, profile: Profile) -> str:
     return f"http://127.0.0.1:{profile.port(service.name)}"
 
@@ -111,9 +119,12 @@ def url(service: Service, profile: Profile) -> str:
 def processes(service: Service, profile: Profile) -> dict[str, list[str | Path]]:
     """Process name -> argv, run from the service folder with the virtualenv's executables."""
     procs: dict[str, list[str | Path]] = {
-        "web": [VENV_BIN / "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{profile.port(service.name)}",
-                "--workers", "1", "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5",
-                "--no-control-socket"],
+        # The shared config file empties the metrics folder on start and marks exited workers
+        # dead (ticketing_shared.gunicorn_conf), so /metrics adds up every worker's counts.
+        "web": [VENV_BIN / "gunicorn", "config.wsgi:application", "--config", "python:ticketing_shared.gunicorn_conf",
+                "--bind", f"127.0.0.1:{profile.port(service.name)}",
+                "--workers", profile.setting("WEB_WORKERS"), "--threads", profile.setting("WEB_THREADS"),
+                "--access-logfile", "-", "--graceful-timeout", "5", "--no-control-socket"],
     }
     if not service.backend:
         return procs

@@ -16,7 +16,7 @@ from devstack import infra
 from devstack.infra import VENV_BIN, Keys
 from devstack.probes import ensure_ports_free, http_status, wait_for
 from devstack.profiles import Profile
-from devstack.services import SERVICES, Service, existing, operator, processes, service_env, url
+from devstack.services import SERVICES, Service, existing, operator, process_env, processes, service_env, url
 from devstack.supervisor import StartupError, Supervisor
 
 READY_TIMEOUT = 60.0
@@ -47,7 +47,8 @@ def start_services(sup: Supervisor, profile: Profile, services: list[Service]) -
     for service in services:
         env = service_env(service, profile, keys)
         for kind, argv in processes(service, profile).items():
-            sup.start(f"{service.name}.{kind}", argv, cwd=service.path, env=env)
+            sup.start(f"{service.name}.{kind}", argv, cwd=service.path,
+                      env={**env, **process_env(service, profile, kind)})
     if any(service.name == "payments" for service in services):
         _register_stripe_webhook(profile)
     watched = [child for child in sup.children if not child.infra]

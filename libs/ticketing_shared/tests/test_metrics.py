@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -100,3 +101,72 @@ def test_gunicorn_serves_metrics_on_the_metrics_port_only_whatever_the_host_head
     scrape = requests.get(f"{metrics}/metrics", timeout=10)
     assert scrape.status_code == 200
     assert "http_requests_total" in scrape.text
+
+
+@pytest.fixture
+def gunicorn_workers(tmp_path):
+    """The demo service under gunicorn with three workers sharing a Prometheus folder, through
+    the shared config file; the folder starts with a stale file of an earlier run in it."""
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    (folder / "counter_999999.db").write_bytes(b"not a metrics file: an earlier run's leftovers")
+    port = free_port()
+    database_url = f"{os.environ['DATABASE_URL'].rsplit('/', 1)[0]}/{connection.settings_dict['NAME']}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.project.settings", "DATABASE_URL": database_url,
+           "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "django.core.wsgi:get_wsgi_application()",
+         "--config", "python:ticketing_shared.gunicorn_conf", f"--bind=127.0.0.1:{port}", "--workers=3",
+         "--threads=1", "--no-control-socket"],
+        cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    app = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{app}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(up, timeout=120)  # three workers importing Django on a busy machine
+        yield app, folder
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def echo_total(app: str) -> float:
+    """``http_requests_total`` of ``POST api/demo/echo`` answered 200, from one scrape."""
+    body = requests.get(f"{app}/metrics", timeout=10).text
+    line = 'http_requests_total{method="POST",route="api/demo/echo",status="200"} '
+    return sum(float(row[len(line):]) for row in body.splitlines() if row.startswith(line))
+
+
+def worker_pids(folder: Path) -> set[int]:
+    return {int(path.stem.rsplit("_", 1)[1]) for path in folder.glob("counter_*.db")}
+
+
+def test_several_gunicorn_workers_add_up_and_a_dead_workers_counts_stay(gunicorn_workers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    app, folder = gunicorn_workers
+    assert not (folder / "counter_999999.db").exists()  # emptied on start: not added to ours
+
+    def echo(_: int) -> int:
+        return requests.post(f"{app}/api/demo/echo", json={"title": "t", "price": "2.00"}, timeout=10).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert set(pool.map(echo, range(60))) == {200}
+    pids = worker_pids(folder)
+    assert len(pids) >= 2  # more than one worker answered...
+    assert [echo_total(app) for _ in range(6)] == [60.0] * 6  # ...and every scrape, whoever answers it, adds up
+
+    # A worker that dies: gunicorn's master marks it dead (its live gauges go), its counts stay.
+    victim = min(pids)
+    live_gauge = folder / f"gauge_livesum_{victim}.db"
+    live_gauge.write_bytes(b"")
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: not live_gauge.exists(), timeout=60)
+    assert echo(0) == 200
+    assert [echo_total(app) for _ in range(6)] == [61.0] * 6

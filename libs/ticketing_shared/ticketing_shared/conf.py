@@ -111,6 +111,16 @@ def trusted_proxies(*, dev: bool) -> list[str]:
     return networks
 
 
+def bench_apps() -> list[str]:
+    """``BENCH_ENDPOINTS`` adds the benchmark's bare endpoint (``ticketing_shared.bench``);
+    only a development or test stack may have it, so production refuses to start with it."""
+    if not env.bool("BENCH_ENDPOINTS", default=False):
+        return []
+    if not dev_mode():
+        raise ImproperlyConfigured("BENCH_ENDPOINTS is for the benchmark's local stack, never production")
+    return ["ticketing_shared.bench"]
+
+
 def service_settings(
     *,
     service_name: str,
@@ -158,6 +168,7 @@ def service_settings(
             "django_celery_beat",
             "ticketing_shared.events",
             *apps,
+            *bench_apps(),
         ],
         "MIDDLEWARE": [
             "ticketing_shared.requestid.RequestIdMiddleware",

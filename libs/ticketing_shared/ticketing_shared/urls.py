@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ticketing_shared.health import healthz, readyz
@@ -17,6 +18,8 @@ def service_urlpatterns(*, area: str | None, api: list[URLPattern | URLResolver]
         path("metrics", metrics_view, name="metrics"),
         path("admin/", admin.site.urls),
     ]
+    if apps.is_installed("ticketing_shared.bench"):  # make bench only (ticketing_shared.conf.bench_apps)
+        patterns.append(path("_bench/", include("ticketing_shared.bench.urls")))
     if area:
         patterns += [
             re_path(rf"^api/{area}/schema/?$", SpectacularAPIView.as_view(), name="schema"),

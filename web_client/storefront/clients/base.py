@@ -126,6 +126,25 @@ def _http() -> requests.Session:
     return session
 
 
+# A pooled keep-alive connection the service closed (idle too long, restarted) fails the next
+# request sent on it with a reset or "Remote end closed connection": such a call is sent again
+# on a new connection, when sending it twice cannot do anything twice.
+CONNECTION_RETRIES = 2
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def _safe_to_resend(method: str, headers: dict[str, str]) -> bool:
+    """Idempotent methods, and POSTs with an ``Idempotency-Key`` (the same key makes the retry the
+    same request: the orders and payments services answer it with the first answer)."""
+    return method.upper() in IDEMPOTENT_METHODS or "Idempotency-Key" in headers
+
+
+def _lost_connection(error: requests.RequestException) -> bool:
+    """The connection broke (reset, closed without an answer); not a service that does not answer
+    at all (a connect timeout) or one too slow to (a read timeout): retrying those only doubles the wait."""
+    return isinstance(error, requests.ConnectionError) and not isinstance(error, requests.ConnectTimeout)
+
+
 def parse_errors(response: requests.Response) -> list[FieldError]:
     try:
         body = response.json()
@@ -209,13 +228,20 @@ class ServiceClient:
         timeout = (settings.SERVICE_CONNECT_TIMEOUT_SECONDS, settings.SERVICE_READ_TIMEOUT_SECONDS)
         if callable(json):
             json = json()
-        try:
-            return _http().request(
-                method, f"{self.base_url}{path}", json=json, params=params, headers=all_headers, timeout=timeout
-            )
-        except requests.RequestException as error:
-            logger.warning("%s %s%s failed: %s", method, self.service, path, error)
-            raise ServiceUnavailable(self.service, str(error)) from error
+        attempts = 1 + (CONNECTION_RETRIES if _safe_to_resend(method, all_headers) else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                return _http().request(
+                    method, f"{self.base_url}{path}", json=json, params=params, headers=all_headers, timeout=timeout
+                )
+            except requests.RequestException as error:
+                if attempt < attempts and _lost_connection(error):
+                    logger.info("%s %s%s lost its connection (%s); sending it again", method, self.service, path,
+                                error)
+                    continue
+                logger.warning("%s %s%s failed: %s", method, self.service, path, error)
+                raise ServiceUnavailable(self.service, str(error)) from error
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def retry_while_not_found(call: Callable[[], T], *, statuses: Iterable[int] = (404,)) -> T:

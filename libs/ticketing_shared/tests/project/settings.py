@@ -9,7 +9,8 @@ globals().update(
         service_name="shared-test",
         api_area="demo",
         base_dir=Path(__file__).resolve().parent,
-        apps=["tests.project.demo", "ticketing_shared.idempotency"],
+        # The benchmark's endpoint too, as BENCH_ENDPOINTS installs it (tests/test_bench_endpoint.py).
+        apps=["tests.project.demo", "ticketing_shared.idempotency", "ticketing_shared.bench"],
     )
 )
 ROOT_URLCONF = "tests.project.urls"
