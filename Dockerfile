@@ -76,10 +76,15 @@ RUN DJANGO_DEBUG=0 \
     TICKETS_SERVICE_URL=http://tickets.invalid \
     ORDERS_SERVICE_URL=http://orders.invalid \
     PAYMENTS_SERVICE_URL=http://payments.invalid \
+    EMAIL_HOST=smtp.invalid \
     python manage.py collectstatic --noinput \
  && python -m compileall -q /app
 USER 10001:10001
 EXPOSE 8000
-# The web process (the chart sets the workers, threads and timeouts).
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", \
+# The web process (the chart sets the workers, threads and timeouts). The shared gunicorn
+# config empties the metrics folder at start and marks exited workers, so /metrics adds
+# up both workers' figures; --env gives gunicorn and its workers that folder.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", \
+     "--config", "python:ticketing_shared.gunicorn_conf", "--env", "PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus", \
+     "--workers", "2", "--threads", "4", \
      "--access-logfile", "-", "--worker-tmp-dir", "/dev/shm", "--no-control-socket"]

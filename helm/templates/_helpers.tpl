@@ -371,6 +371,27 @@ IP that kubelet probes and Prometheus scrapes use as Host.
 {{- end -}}
 {{- end -}}
 
+{{/* The storefront's URL for links in emails: config.siteUrl, else the Ingress's origin. */}}
+{{- define "ticketing.siteUrl" -}}
+{{- .Values.config.siteUrl | default (include "ticketing.publicOrigin" .) | trimSuffix "/" -}}
+{{- end -}}
+
+{{/* ---------- Email ---------- */}}
+
+{{/* The services that send email. */}}
+{{- define "ticketing.email.sends" -}}
+{{- if has .service (list "auth" "orders" "tickets") }}true{{ end -}}
+{{- end -}}
+
+{{- define "ticketing.email.secretName" -}}
+{{- .Values.email.existingSecret | default (printf "%s-email" (include "ticketing.fullname" .)) -}}
+{{- end -}}
+
+{{/* Whether the services get an SMTP password (from values or an existing Secret). */}}
+{{- define "ticketing.email.hasPassword" -}}
+{{- if and .Values.email.host (or .Values.email.existingSecret .Values.email.password) }}true{{ end -}}
+{{- end -}}
+
 {{/* Cookies go plain only where this chart's Ingress is known to serve plain HTTP. */}}
 {{- define "ticketing.secureCookies" -}}
 {{- if kindIs "bool" .Values.config.secureCookies -}}

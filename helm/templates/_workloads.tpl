@@ -64,6 +64,27 @@ JWT_JWKS_URL: {{ printf "%s/api/users/jwks.json" (include "ticketing.service.url
 {{- end }}
 {{- if eq .service "orders" }}
 ORDER_EXPIRATION_SECONDS: {{ $svc.orderExpirationSeconds | quote }}
+NOTIFICATIONS_RETRY_SECONDS: {{ $svc.notificationsRetrySeconds | quote }}
+{{- end }}
+{{- if eq .service "auth" }}
+PASSWORD_RESET_TIMEOUT: {{ $svc.passwordResetTimeoutSeconds | quote }}
+{{- end }}
+{{- if include "ticketing.email.sends" . }}
+{{- $email := $values.email }}
+SITE_URL: {{ include "ticketing.siteUrl" .context | quote }}
+DEFAULT_FROM_EMAIL: {{ $email.from | quote }}
+{{- if $email.host }}
+EMAIL_BACKEND: "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST: {{ $email.host | quote }}
+EMAIL_PORT: {{ $email.port | quote }}
+EMAIL_HOST_USER: {{ $email.user | quote }}
+EMAIL_USE_TLS: {{ ternary "1" "0" $email.useTLS | quote }}
+EMAIL_USE_SSL: {{ ternary "1" "0" $email.useSSL | quote }}
+EMAIL_TIMEOUT: {{ $email.timeout | quote }}
+{{- else }}
+{{- /* A trial without an SMTP server: every email goes to the pod's log. */}}
+EMAIL_BACKEND: "django.core.mail.backends.console.EmailBackend"
+{{- end }}
 {{- end }}
 {{- $double := $values.stripeDouble.enabled }}
 {{- if eq .service "payments" }}
@@ -147,6 +168,13 @@ The secret half of the environment, as references, plus the values built from th
     secretKeyRef:
       name: {{ include "ticketing.stripe.secretName" .context }}
       key: publishable-key
+{{- end }}
+{{- if and (include "ticketing.email.sends" .) (include "ticketing.email.hasPassword" .context) }}
+- name: EMAIL_HOST_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketing.email.secretName" .context }}
+      key: {{ $values.email.passwordKey }}
 {{- end }}
 {{- if eq (.process | default "") "web" }}
 - name: PROMETHEUS_MULTIPROC_DIR
@@ -315,6 +343,9 @@ volumes: {{- include "ticketing.volumes" . | nindent 2 }}
 command: ["gunicorn"]
 args:
   - config.wsgi:application
+  ## Hooks that keep /metrics right across workers (PROMETHEUS_MULTIPROC_DIR, on the
+  ## pod's own emptyDir, is emptied at start and dead workers are marked).
+  - --config=python:ticketing_shared.gunicorn_conf
   - --bind=0.0.0.0:{{ $values.web.containerPort }}
   - --bind=0.0.0.0:{{ $values.metrics.port }}
   - --workers={{ $g.workers }}
