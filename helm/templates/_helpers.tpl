@@ -328,14 +328,14 @@ missing topics). auth publishes and consumes nothing.
 {{- define "ticketing.kafka.acls" -}}
 auth: {writes: [], reads: []}
 tickets:
-  writes: [ticket.created, ticket.updated]
-  reads: [order.created, order.cancelled, order.completed]
+  writes: [ticket.created, ticket.updated, gift.created, gift.claimed, gift.revoked]
+  reads: [order.created, order.updated, order.cancelled, order.completed]
 orders:
-  writes: [order.created, order.completed, order.cancelled]
+  writes: [order.created, order.updated, order.completed, order.cancelled]
   reads: [ticket.created, ticket.updated, expiration.complete, payment.created, payment.refunded]
 payments:
   writes: [payment.created, payment.refunded]
-  reads: [order.created, order.cancelled, order.completed]
+  reads: [order.created, order.updated, order.cancelled, order.completed]
 expiration:
   writes: [expiration.complete]
   reads: [order.created, order.cancelled, order.completed]

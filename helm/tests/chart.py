@@ -21,12 +21,14 @@ EVENT_SERVICES = ["tickets", "orders", "payments", "expiration"]
 # The chart has no default registry; every render but the refusal checks names one.
 REGISTRY = ["--set", "image.registry=registry.example.com"]
 # Production payments: Stripe's keys, no test double.
-REAL_STRIPE = [
+STRIPE_KEYS = [
     "--set", "stripeDouble.enabled=false",
     "--set", "stripe.secretKey=sk_test_x",
     "--set", "stripe.webhookSecret=whsec_x",
     "--set", "stripe.publishableKey=pk_test_y",
 ]
+# A production install also sends real email, so it names an SMTP server.
+REAL_STRIPE = [*STRIPE_KEYS, "--set", "email.host=smtp.example.com"]
 # A render without a cluster generates a 4096-bit RSA key; renders that are about
 # something else name a Secret instead, which keeps the suite fast.
 FAST = [*REGISTRY, "--set", "jwt.existingSecret=ticketing-jwt"]

@@ -75,6 +75,9 @@ def test_a_service_serves_with_gunicorn_on_the_port_the_chart_probes():
     port = VALUES["web"]["containerPort"]
     assert f"EXPOSE {port}" in service
     assert f'CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:{port}"' in service
+    # Two workers: the shared hooks and a metrics folder keep /metrics right across them.
+    assert '"--config", "python:ticketing_shared.gunicorn_conf"' in service
+    assert '"--env", "PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus"' in service
 
 
 def test_the_stripe_double_is_the_localstripe_of_the_local_stack():

@@ -95,7 +95,7 @@ def test_cookies_and_csrf_follow_the_scheme_the_site_is_served_on(default, exter
 
 
 def test_no_ingress_when_switched_off(render):
-    manifests = render(*FAST, "--set", "ingress.enabled=false")
+    manifests = render(*FAST, "--set", "ingress.enabled=false", "--set", "config.siteUrl=https://shop.example.com")
     assert manifests.of_kind("Ingress") == []
     # Without the chart's Ingress the scheme is unknown: cookies stay secure.
     assert config_of(manifests, "auth")["DJANGO_SECURE_COOKIES"] == "1"

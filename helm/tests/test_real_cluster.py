@@ -114,7 +114,8 @@ def test_production_values_run_no_double_and_require_the_keys(render, template):
     manifests = render(*FAST, *REAL_STRIPE)
     assert f"{PREFIX}-stripe-double" not in manifests.names("Deployment")
     assert config_of(manifests, "web-client")["STRIPE_TEST_MODE"] == "0"
-    assert render(*FAST, "--set", "stripeDouble.enabled=false", "--set", "stripe.existingSecret=s").names("Deployment")
+    with_secret = ["--set", "stripeDouble.enabled=false", "--set", "stripe.existingSecret=s"]
+    assert render(*FAST, *with_secret, "--set", "email.host=smtp.example.com").names("Deployment")
 
 
 def test_the_schema_refuses_keys_that_are_not_stripe_keys(template):

@@ -20,6 +20,7 @@ INLINE_SECRETS = {
     "stripe.secretKey": "sk_test_inline_0008",
     "stripe.webhookSecret": "whsec_inline_0009",
     "stripe.publishableKey": "pk_test_inline_0010",
+    "email.password": "smtp-pass-0011",
 }
 EXTERNAL_HOSTS = [
     "--set",
@@ -38,6 +39,8 @@ EXTERNAL_HOSTS = [
     "externalKafka.sasl.username=ticketing",
     "--set",
     "stripeDouble.enabled=false",
+    "--set",
+    "email.host=smtp.example.com",
 ]
 
 
@@ -126,6 +129,10 @@ def test_existing_secrets_replace_the_generated_ones(render):
         "--set",
         "stripeDouble.enabled=false",
         "--set",
+        "email.host=smtp.example.com",
+        "--set",
+        "email.existingSecret=my-email",
+        "--set",
         "kafka.sasl.existingSecret=my-kafka",
         "--set",
         "postgresql.existingSecret=my-postgresql",
@@ -141,7 +148,7 @@ def test_existing_secrets_replace_the_generated_ones(render):
                 if "secretKeyRef" in entry.get("valueFrom", {}):
                     referenced.add(entry["valueFrom"]["secretKeyRef"]["name"])
         referenced |= {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
-    assert referenced == {"my-jwt", "my-django", "my-stripe", "my-kafka", "my-postgresql", "my-redis"}
+    assert referenced == {"my-jwt", "my-django", "my-stripe", "my-email", "my-kafka", "my-postgresql", "my-redis"}
 
 
 def test_stripe_keys_given_in_values_are_stored_in_the_chart_secret(render):
