@@ -8,10 +8,12 @@ always shows the storefront as the last browser run saw it.
 
 from __future__ import annotations
 
+import email
 import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,20 @@ def visitor(browser: Browser, web_url: str, request: pytest.FixtureRequest) -> I
         context.close()
     errors = [f"{v.name}: {error}" for v in visitors for error in v.errors]
     assert not errors, f"JavaScript errors in the pages: {errors}"
+
+
+def mail_dir() -> Path:
+    """Where the test stack's services write their mail (devstack: ``<data dir>/mail``)."""
+    data = os.environ.get("TEST_DEVSTACK_DATA_DIR") or str(Path(__file__).resolve().parents[2] / ".data" / "test")
+    return Path(os.environ.get("E2E_MAIL_DIR", Path(data) / "mail"))
+
+
+def mail_to(address: str) -> email.message.EmailMessage | None:
+    folder = mail_dir()
+    if not folder.exists():
+        return None
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if message["To"] == address:
+            return message
+    return None

@@ -3,41 +3,19 @@ from the emailed link (the ``.eml`` file the test stack writes), as people do it
 
 from __future__ import annotations
 
-import email
-import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from email import policy
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from browser.conftest import PASSWORD, PHONE
+from browser.conftest import PASSWORD, PHONE, mail_dir, mail_to
 from conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("tickets_url")
 
-ROOT = Path(__file__).resolve().parents[2]
 NEW_PASSWORD = "Another-Long-Passphrase-7"
-
-
-def mail_dir() -> Path:
-    """Where the test stack's services write their mail (devstack: ``<data dir>/mail``)."""
-    data = os.environ.get("TEST_DEVSTACK_DATA_DIR") or str(ROOT / ".data" / "test")
-    return Path(os.environ.get("E2E_MAIL_DIR", Path(data) / "mail"))
-
-
-def mail_to(address: str) -> email.message.EmailMessage | None:
-    folder = mail_dir()
-    if not folder.exists():
-        return None
-    for path in sorted(folder.glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        if message["To"] == address:
-            return message
-    return None
 
 
 def list_event(seller, tickets_url: str, **fields) -> dict:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from browser.conftest import PASSWORD, PHONE
+from browser.conftest import PASSWORD, PHONE, mail_dir, mail_to
 from conftest import eventually, wait_until_orders_charges
 
 pytestmark = pytest.mark.usefixtures("tickets_url", "orders_url", "payments_url")
@@ -352,6 +352,10 @@ def test_a_gift_is_sent_and_claimed_by_a_new_user(visitor, new_user, tickets_url
     expect(page.get_by_text(f"“{title}” is yours now. Enjoy!")).to_be_visible()
     expect(page.locator(f"[data-owned-ticket-id='{ticket['id']}']")).to_be_visible()
     recipient.shot("gift-claimed")
+    # the worker emails the recipient the ticket, once
+    message = eventually(lambda: mail_to(email), timeout=30, what=f"an email to {email} in {mail_dir()}")
+    assert message["Subject"] == f"You received a ticket: {title}"
+    assert title in message.get_body(preferencelist=("plain",)).get_content()
 
     giver.page.goto("/tickets/mine")
     expect(giver.page.locator(f"[data-owned-ticket-id='{ticket['id']}']")).to_have_count(0)

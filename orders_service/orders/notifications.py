@@ -11,22 +11,14 @@ goes out later. The buyer's address is the one their token carried when they res
 
 from __future__ import annotations
 
-import logging
-from decimal import Decimal
-
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
-from orders.models import BuyerContact, Notification, Order, Ticket
-from ticketing_shared.mail import Mail, TicketLine, send_mail
-
-logger = logging.getLogger(__name__)
+from orders.models import BuyerContact, Notification, Order
+from ticketing_shared.mail import Mail, TicketLine
+from ticketing_shared.mail_queue import send_after_commit, send_owed
 
 SEND_TASK = "orders.send_notifications"
-MAX_ATTEMPTS = 20
-BATCH = 50
 
 
 def remember_buyer(user) -> None:
@@ -47,98 +39,58 @@ def order_expired(order: Order) -> None:
 def _owe(order: Order, kind: Notification.Kind) -> None:
     _, created = Notification.objects.get_or_create(order=order, kind=kind)
     if created:
-        transaction.on_commit(_nudge)
-
-
-def _nudge() -> None:
-    """Ask the worker to send now; if the broker is away, beat's next run sends it."""
-    try:
-        send_notifications.delay()
-    except Exception:
-        logger.warning("Could not queue the notification task; the periodic run will send it", exc_info=True)
+        send_after_commit(send_notifications)
 
 
 @shared_task(name=SEND_TASK, ignore_result=True)
 def send_notifications() -> int:
-    """Send the unsent emails, each under a row lock (two workers never send one twice);
-    returns how many were sent."""
-    sent = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                Notification.objects.select_for_update(skip_locked=True)
-                .filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
-                .select_related("order")
-                .order_by("created_at")[:BATCH]
-            )
-            for notification in batch:
-                sent += _send(notification)
-        if len(batch) < BATCH:
-            return sent
+    """Send the unsent emails (:func:`ticketing_shared.mail_queue.send_owed`); returns how
+    many were sent."""
+    return send_owed(Notification.objects.select_related("order"), _mail_for)
 
 
-def _send(notification: Notification) -> int:
+def _mail_for(notification: Notification) -> Mail | None:
     contact = BuyerContact.objects.filter(user_id=notification.order.user_id).first()
-    notification.attempts += 1
     if contact is None:  # an order from before addresses were kept: nobody to write to
-        notification.last_error = "No email address known for this buyer"
-        notification.sent_at = timezone.now()
-        notification.save(update_fields=["attempts", "last_error", "sent_at"])
-        return 0
-    try:
-        send_mail(build_mail(notification, to=contact.email))
-    except Exception as error:
-        logger.warning("Email %s for order %s failed: %s", notification.kind, notification.order_id, error)
-        notification.last_error = str(error)[:1000]
-        notification.save(update_fields=["attempts", "last_error"])
-        return 0
-    notification.sent_at = timezone.now()
-    notification.last_error = ""
-    notification.save(update_fields=["attempts", "last_error", "sent_at"])
-    return 1
+        return None
+    return build_mail(notification, to=contact.email)
 
 
-def _tickets_of(order: Order) -> list[Ticket]:
-    """The order's tickets: every one of a cart order, else its one ticket."""
-    many = getattr(order, "tickets", None)
-    if many is not None and hasattr(many, "all"):
-        return list(many.all())
-    return [order.ticket]
-
-
-def _total_of(order: Order) -> Decimal:
-    return getattr(order, "total", None) or order.price
+def _lines_of(order: Order) -> tuple[TicketLine, ...]:
+    """Every ticket of the order, at the price it was reserved at (what the buyer pays)."""
+    return tuple(
+        TicketLine(title=item.ticket.title, price=item.price, starts_at=item.ticket.starts_at,
+                   venue=item.ticket.venue, city=item.ticket.city)
+        for item in order.ticket_items()
+    )
 
 
 def build_mail(notification: Notification, *, to: str) -> Mail:
     order = notification.order
-    tickets = _tickets_of(order)
-    lines = tuple(
-        TicketLine(title=t.title, price=t.price if len(tickets) > 1 else _total_of(order), starts_at=t.starts_at,
-                   venue=t.venue, city=t.city)
-        for t in tickets
-    )
+    lines = _lines_of(order)
+    first = lines[0].title if lines else order.ticket.title
+    more = f" and {len(lines) - 1} more" if len(lines) > 1 else ""
     link = f"{settings.SITE_URL}/orders/{order.id}"
     if notification.kind == Notification.Kind.PAID:
         return Mail(
             to=to,
-            subject=f"Your tickets: {tickets[0].title}" + (f" and {len(tickets) - 1} more" if len(tickets) > 1 else ""),
+            subject=f"Your tickets: {first}{more}",
             paragraphs=("Thank you: your payment went through and these tickets are yours.",),
             tickets=lines,
-            total=_total_of(order),
+            total=order.price,
             action_label="See your order",
             action_url=link,
         )
     return Mail(
         to=to,
-        subject=f"Your reservation expired: {tickets[0].title}",
+        subject=f"Your reservation expired: {first}{more}",
         paragraphs=(
             "Your reservation ran out before it was paid, so these tickets are on sale again. "
             "You were not charged.",
             "If you still want them, reserve them again while they are available.",
         ),
         tickets=lines,
-        total=_total_of(order),
+        total=order.price,
         action_label="See your order",
         action_url=link,
     )

@@ -121,6 +121,27 @@ def test_a_paid_order_emails_the_buyer_once_with_text_and_html(buyer, django_cap
     assert Notification.objects.get().sent_at is not None
 
 
+def test_a_paid_order_of_two_tickets_names_both_and_the_total(buyer, django_capture_on_commit_callbacks):
+    hamlet = TicketFactory(title="Hamlet", price=Decimal("60.00"), venue="The Globe", city="London",
+                           starts_at=timezone.now() + timedelta(days=3))
+    opera = TicketFactory(title="Tosca", price=Decimal("45.50"), venue="Royal Opera House", city="London",
+                          starts_at=timezone.now() + timedelta(days=5))
+    response = buyer.post("/api/orders", {"ticket_ids": [str(hamlet.id), str(opera.id)]}, format="json")
+    assert response.status_code == 201
+    order_id = response.json()["id"]
+
+    with django_capture_on_commit_callbacks():
+        assert services.order_complete(order_id=order_id, amount=Decimal("105.50")) is True
+    assert notifications.send_notifications() == 1
+
+    assert mail.outbox[0].subject == "Your tickets: Hamlet and 1 more"
+    parts = _parts(_message())
+    for part in (parts["text/plain"], parts["text/html"]):
+        assert "Hamlet" in part and "The Globe" in part and "$60.00" in part
+        assert "Tosca" in part and "Royal Opera House" in part and "$45.50" in part
+        assert "Total: $105.50" in part
+
+
 def test_an_expired_reservation_emails_the_buyer(buyer, ticket):
     order_id = reserve(buyer, ticket.id).json()["id"]
 

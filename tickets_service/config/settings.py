@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from ticketing_shared.conf import service_settings
+from ticketing_shared.conf import env, service_settings
+from ticketing_shared.mail import mail_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -15,3 +16,11 @@ globals().update(
         apps=["django.contrib.postgres", "tickets"],
     )
 )
+
+# The email to whoever claims a gift (tickets.gifts): sent after commit, retried by beat.
+globals().update(mail_settings(base_dir=BASE_DIR))
+NOTIFICATIONS_RETRY_SECONDS = env.int("NOTIFICATIONS_RETRY_SECONDS", default=60)
+
+CELERY_BEAT_SCHEDULE = {
+    "send-gift-emails": {"task": "tickets.send_gift_emails", "schedule": float(NOTIFICATIONS_RETRY_SECONDS)},
+}

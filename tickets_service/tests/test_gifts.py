@@ -1,13 +1,18 @@
 """Owned tickets and gifts: GET /api/tickets/owned, POST /{id}/gift, claim and revoke."""
 
+import email
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from tests.factories import TicketFactory
-from tickets.gifts import Gift
+from ticketing_shared.errors import NotFound
+from ticketing_shared.mail import human_datetime
+from tickets import gifts
+from tickets.gifts import Gift, GiftEmail
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +171,92 @@ def test_operators_see_gifts_without_their_code(client, owner, bought):
 
     assert listing.status_code == page.status_code == 200
     assert code not in page.content.decode() and str(bought.id) in page.content.decode()
+
+
+# -- the recipient's email ------------------------------------------------------------------
+
+
+@pytest.fixture
+def hamlet():
+    """A ticket OWNER bought, for an event with a date and a place."""
+    return TicketFactory(title="Hamlet", venue="The Globe", city="London", starts_at=timezone.now() + timedelta(days=3),
+                         order_id=uuid.uuid4(), sold_at=timezone.now(), owner_id=OWNER)
+
+
+def _parts(index: int = 0) -> dict[str, str]:
+    message = email.message_from_bytes(mail.outbox[index].message().as_bytes())
+    return {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
+            if not part.is_multipart()}
+
+
+def test_claiming_emails_the_recipient_the_ticket_once(owner, friend, hamlet, django_capture_on_commit_callbacks):
+    code = gift(owner, hamlet).json()["code"]
+
+    with django_capture_on_commit_callbacks():
+        assert claim(friend, code).status_code == 200
+    assert GiftEmail.objects.get().to == "friend@example.com"
+    assert gifts.send_gift_emails() == 1
+    assert gifts.send_gift_emails() == 0  # the task run again sends nothing more
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["friend@example.com"]
+    assert mail.outbox[0].subject == "You received a ticket: Hamlet"
+    parts = _parts()
+    assert set(parts) == {"text/plain", "text/html"}
+    for part in parts.values():
+        assert "Hamlet" in part and "The Globe, London" in part and human_datetime(hamlet.starts_at) in part
+        assert "$" not in part  # a present: no price
+        assert "/tickets/mine" in part
+    assert GiftEmail.objects.get().sent_at is not None
+
+
+def test_a_claim_applied_twice_emails_once(owner, friend, hamlet):
+    code = gift(owner, hamlet).json()["code"]
+
+    gifts.gift_claim(code=code, user_id=FRIEND, email="friend@example.com")
+    with pytest.raises(NotFound):
+        gifts.gift_claim(code=code, user_id=FRIEND, email="friend@example.com")
+    assert claim(friend, code).status_code == 404
+
+    assert GiftEmail.objects.count() == 1
+    assert gifts.send_gift_emails() == 1
+    assert gifts.send_gift_emails() == 0
+    assert len(mail.outbox) == 1
+
+
+def test_a_refused_claim_emails_nobody(owner, hamlet):
+    code = gift(owner, hamlet).json()["code"]
+
+    assert claim(owner, code).status_code == 400
+
+    assert not GiftEmail.objects.exists()
+    assert gifts.send_gift_emails() == 0 and mail.outbox == []
+
+
+def test_a_token_without_an_address_still_claims(authed_client, owner, hamlet):
+    code = gift(owner, hamlet).json()["code"]
+
+    assert claim(authed_client(user_id=FRIEND, email=""), code).status_code == 200
+
+    assert not GiftEmail.objects.exists()
+
+
+def test_a_failing_mail_server_is_retried_later(owner, friend, hamlet, settings):
+    claim(friend, gift(owner, hamlet).json()["code"])
+    settings.EMAIL_BACKEND = "tests.test_gifts.BrokenBackend"
+
+    assert gifts.send_gift_emails() == 0
+    row = GiftEmail.objects.get()
+    assert row.sent_at is None and row.attempts == 1 and "refused" in row.last_error
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert gifts.send_gift_emails() == 1
+    assert len(mail.outbox) == 1 and GiftEmail.objects.get().attempts == 2
+
+
+class BrokenBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("refused")

@@ -82,7 +82,7 @@ class GiftClaim(generics.GenericAPIView):
     serializer_class = OwnedTicketSerializer
 
     def post(self, request: Request, code: str) -> Response:
-        ticket = gifts.gift_claim(code=code, user_id=request.user.id)
+        ticket = gifts.gift_claim(code=code, user_id=request.user.id, email=getattr(request.user, "email", ""))
         return Response(OwnedTicketSerializer(ticket, context={"gifts": {}}).data)
 
 

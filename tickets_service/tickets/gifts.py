@@ -6,6 +6,11 @@ revoke it while nobody has. Only the ticket's owner at the time can make one, an
 claim checks the giver still owns the ticket, so a ticket given away (or refunded)
 cannot be given again from an old link. Making a new gift revokes the ticket's earlier
 unclaimed ones, so at most one link works.
+
+The recipient is emailed the ticket they received (:class:`GiftEmail`): the row is
+written in the claim's transaction and sent after commit by :func:`send_gift_emails`,
+which beat runs again every ``NOTIFICATIONS_RETRY_SECONDS`` for mail that failed. The
+address is the one the claimer's token carried.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from celery import shared_task
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,9 +28,12 @@ from django.utils import timezone
 from ticketing_shared.errors import Forbidden, InvalidState, NotFound
 from ticketing_shared.events import publish
 from ticketing_shared.events.schemas import GiftClaimed, GiftCreated, GiftRevoked
+from ticketing_shared.mail import Mail, TicketLine
+from ticketing_shared.mail_queue import send_after_commit, send_owed
 from tickets.models import Ticket
 
 GIFT_VALID_DAYS = 7
+SEND_TASK = "tickets.send_gift_emails"
 TICKET_NOT_FOUND = "Not found."
 GIFT_NOT_FOUND = "This gift does not exist, has expired, was revoked or was already claimed."
 NOT_THE_OWNER = "Only the ticket's owner can gift it."
@@ -76,6 +86,28 @@ class Gift(models.Model):
         return self.status == self.Status.PENDING and self.expires_at > timezone.now()
 
 
+class GiftEmail(models.Model):
+    """The email owed to whoever claimed a gift, written in the claim's transaction (like the
+    outbox) and sent after commit; one per gift, so a claim never emails twice."""
+
+    id = models.BigAutoField(primary_key=True)
+    gift = models.OneToOneField(Gift, on_delete=models.CASCADE, related_name="email")
+    to = models.EmailField(max_length=254, help_text="The claimer's address, from their token.")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        app_label = "tickets"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="tickets_gift_email_unsent_idx",
+                                condition=Q(sent_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"Gift email for gift {self.gift_id}"
+
+
 def _revoke(gift: Gift) -> None:
     gift.status, gift.revoked_at = Gift.Status.REVOKED, timezone.now()
     gift.save(update_fields=["status", "revoked_at"])
@@ -105,8 +137,9 @@ def gift_create(*, ticket_id: uuid.UUID, user_id: str | uuid.UUID) -> Gift:
     return gift
 
 
-def gift_claim(*, code: str, user_id: str | uuid.UUID) -> Ticket:
-    """Another signed-in user takes the ticket: it is theirs, no longer the giver's.
+def gift_claim(*, code: str, user_id: str | uuid.UUID, email: str = "") -> Ticket:
+    """Another signed-in user takes the ticket: it is theirs, no longer the giver's, and
+    ``email`` (their token's address, if it has one) is sent the ticket.
 
     Unknown, expired, revoked or claimed codes, and gifts whose giver no longer owns the
     ticket, are all ``NotFound``; claiming one's own gift is ``InvalidState``.
@@ -130,6 +163,10 @@ def gift_claim(*, code: str, user_id: str | uuid.UUID) -> Ticket:
 
         _publish_updated(ticket)
         publish(GiftClaimed(id=gift.id, ticket_id=ticket.id, from_user_id=gift.from_user_id, to_user_id=user_id))
+        if email:
+            _, created = GiftEmail.objects.get_or_create(gift=gift, defaults={"to": email})
+            if created:
+                send_after_commit(send_gift_emails)
     ticket.refresh_from_db()
     return ticket
 
@@ -152,3 +189,23 @@ def pending_gifts(tickets) -> dict[uuid.UUID, Gift]:
     """The claimable gift of each of ``tickets``, if any (for the owner's list)."""
     gifts = Gift.objects.filter(ticket__in=tickets, status=Gift.Status.PENDING, expires_at__gt=timezone.now())
     return {gift.ticket_id: gift for gift in gifts}
+
+
+@shared_task(name=SEND_TASK, ignore_result=True)
+def send_gift_emails() -> int:
+    """Send the unsent gift emails (:func:`ticketing_shared.mail_queue.send_owed`); returns
+    how many were sent."""
+    return send_owed(GiftEmail.objects.select_related("gift__ticket"), build_gift_mail)
+
+
+def build_gift_mail(row: GiftEmail) -> Mail:
+    ticket = row.gift.ticket
+    return Mail(
+        to=row.to,
+        subject=f"You received a ticket: {ticket.title}",
+        paragraphs=("Someone gave you a ticket, and it is yours now: it is in your tickets.",),
+        # No price: it was a present.
+        tickets=(TicketLine(title=ticket.title, starts_at=ticket.starts_at, venue=ticket.venue, city=ticket.city),),
+        action_label="See your tickets",
+        action_url=f"{settings.SITE_URL}/tickets/mine",
+    )

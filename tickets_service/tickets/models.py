@@ -196,4 +196,4 @@ class Reservation(models.Model):
 
 
 # Gifts live in their own module; importing them here registers the model with the app.
-from tickets.gifts import Gift  # noqa: E402, F401
+from tickets.gifts import Gift, GiftEmail  # noqa: E402, F401

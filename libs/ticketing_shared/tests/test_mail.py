@@ -51,6 +51,13 @@ def test_unknown_date_and_place_are_said_so():
     assert "Date to be announced" in line.text() and "Venue to be announced" in line.text()
 
 
+def test_a_given_ticket_shows_no_price():
+    line = mail.TicketLine(title="Gig", venue="The Globe")
+
+    assert "$" not in line.text() and "$" not in line.html()
+    assert "Gig" in line.html() and "The Globe" in line.text()
+
+
 def test_production_needs_an_smtp_host(monkeypatch, tmp_path):
     monkeypatch.setenv("DJANGO_TESTING", "0")
     monkeypatch.setenv("DJANGO_DEBUG", "0")

@@ -118,10 +118,11 @@ def human_price(value: Decimal | str) -> str:
 
 @dataclass(frozen=True)
 class TicketLine:
-    """One ticket as an email names it: the event, when, where, and what it costs."""
+    """One ticket as an email names it: the event, when, where, and what it costs (no
+    price for a ticket that was given, not bought)."""
 
     title: str
-    price: Decimal
+    price: Decimal | None = None
     starts_at: dt.datetime | None = None
     venue: str = ""
     city: str = ""
@@ -131,13 +132,15 @@ class TicketLine:
         return ", ".join(part for part in (self.venue, self.city) if part) or "Venue to be announced"
 
     def text(self) -> str:
-        return f"- {self.title}\n  {human_datetime(self.starts_at)}\n  {self.where}\n  {human_price(self.price)}"
+        price = "" if self.price is None else f"\n  {human_price(self.price)}"
+        return f"- {self.title}\n  {human_datetime(self.starts_at)}\n  {self.where}{price}"
 
     def html(self) -> str:
         return format_html(
             '<tr><td style="padding:8px 0"><strong>{}</strong><br>{}<br>{}</td>'
             '<td style="padding:8px 0;text-align:right">{}</td></tr>',
-            self.title, human_datetime(self.starts_at), self.where, human_price(self.price),
+            self.title, human_datetime(self.starts_at), self.where,
+            "" if self.price is None else human_price(self.price),
         )
 
 
