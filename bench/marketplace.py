@@ -402,6 +402,8 @@ def insert_free_tickets(count: int, choices: dict[str, list[str]]) -> str | None
             "city": "(%(cities)s::text[])[1 + n %% array_length(%(cities)s::text[], 1)]",
             "category": "(%(categories)s::text[])[1 + (n / 7) %% array_length(%(categories)s::text[], 1)]",
             "venue": "'Hall ' || (n %% 50)",
+            "description": "'Doors open an hour before. Row ' || (n %% 40) || ', seat ' || (n %% 30) || '.'",
+            "starts_at": "now() + (1 + n %% 365) * interval '1 day'",
         }
         chosen, values = [], []
         for name, nullable, has_default, generated in columns:
