@@ -57,7 +57,7 @@ def _read_raw(kafka_reader, topic):
     found = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        message = reader.consumer.poll(0.2)
+        message = reader.poll(0.2)
         if message is None or message.error():
             if found:
                 break

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from django.conf import settings
 
 from ticketing_shared.events.models import OutboxEvent
@@ -46,7 +46,12 @@ def _parsed(value: bytes | None) -> Any:
 
 
 class KafkaReader:
-    """Reads a topic from its beginning, for asserting what was published."""
+    """Reads a topic from its beginning, for asserting what was published.
+
+    Partitions are assigned by hand, not through a consumer group: joining a group waits on
+    the broker's coordinator and rebalance delay, which on a loaded machine outlasted the
+    tests' timeouts. A topic that does not exist yet is assigned as soon as it appears.
+    """
 
     def __init__(self, *topics: str) -> None:
         self.consumer = Consumer(
@@ -56,19 +61,44 @@ class KafkaReader:
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 10,
-                "session.timeout.ms": 6000,
-                "max.poll.interval.ms": 10000,
                 "topic.metadata.refresh.interval.ms": 500,
             }
         )
-        self.consumer.subscribe(list(topics))
+        self.topics = list(topics)
+        self._assigned: set[str] = set()
+
+    def _assign_new_topics(self) -> None:
+        missing = [topic for topic in self.topics if topic not in self._assigned]
+        if not missing:
+            return
+        try:
+            metadata = self.consumer.list_topics(timeout=1)  # every topic: never auto-creates one
+        except KafkaException:
+            return
+        partitions = []
+        for topic in missing:
+            info = metadata.topics.get(topic)
+            if info is None or info.error is not None or not info.partitions:
+                continue
+            partitions += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(info.partitions)]
+            self._assigned.add(topic)
+        if partitions:
+            self.consumer.incremental_assign(partitions)
+
+    def poll(self, timeout: float) -> Message | None:
+        """One message (or an error, or None) from the topics, assigning any that appeared."""
+        self._assign_new_topics()
+        if not self._assigned:
+            time.sleep(min(timeout, 0.2))
+            return None
+        return self.consumer.poll(timeout)
 
     def read(self, count: int, *, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Return ``count`` messages as ``{topic, key, value (parsed), headers}``."""
         messages: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while len(messages) < count and time.monotonic() < deadline:
-            message = self.consumer.poll(0.2)
+            message = self.poll(0.2)
             if message is None or message.error():
                 continue
             messages.append(
