@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,11 +157,18 @@ def test_several_gunicorn_workers_add_up_and_a_dead_workers_counts_stay(gunicorn
     def echo(_: int) -> int:
         return requests.post(f"{app}/api/demo/echo", json={"title": "t", "price": "2.00"}, timeout=10).status_code
 
+    # The first worker up may answer everything while the others still import Django (a busy
+    # machine): post in rounds until a second worker has answered too.
+    sent, deadline = 0, time.monotonic() + 120
     with ThreadPoolExecutor(6) as pool:
-        assert set(pool.map(echo, range(60))) == {200}
+        while True:
+            assert set(pool.map(echo, range(60))) == {200}
+            sent += 60
+            if len(worker_pids(folder)) >= 2 or time.monotonic() > deadline:
+                break
     pids = worker_pids(folder)
     assert len(pids) >= 2  # more than one worker answered...
-    assert [echo_total(app) for _ in range(6)] == [60.0] * 6  # ...and every scrape, whoever answers it, adds up
+    assert [echo_total(app) for _ in range(6)] == [float(sent)] * 6  # ...and every scrape, whoever answers, adds up
 
     # A worker that dies: gunicorn's master marks it dead (its live gauges go), its counts stay.
     victim = min(pids)
@@ -169,4 +177,4 @@ def test_several_gunicorn_workers_add_up_and_a_dead_workers_counts_stay(gunicorn
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: not live_gauge.exists(), timeout=60)
     assert echo(0) == 200
-    assert [echo_total(app) for _ in range(6)] == [61.0] * 6
+    assert [echo_total(app) for _ in range(6)] == [float(sent + 1)] * 6
