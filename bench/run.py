@@ -10,6 +10,10 @@ worker), so the figures include the real relay task, Redis and the broker:
 - resident memory of every process of the stack;
 - then the marketplace through its HTTP APIs (``marketplace``): baseline and ratio, the
   flash sale and its audit, buyer races, search.
+
+``BENCH_PHASES`` (comma-separated, default all) runs some of them only, to measure one
+change quickly: ``plumbing``, ``ratio``, ``sale``, ``races``, ``search`` (and ``lateness``,
+which ``python -m devstack bench`` runs on a stack of its own afterwards).
 """
 
 from __future__ import annotations
@@ -184,16 +188,36 @@ def ticket_to_orderable_latency(seller: Client, buyer: Client, samples: int = 10
     return latencies, phase
 
 
+PHASES = ("plumbing", "ratio", "sale", "races", "search", "lateness")
+
+
+def chosen_phases() -> set[str]:
+    """``BENCH_PHASES``, checked: a typo must not quietly measure nothing."""
+    given = {name.strip() for name in os.environ.get("BENCH_PHASES", "").split(",") if name.strip()}
+    unknown = given - set(PHASES)
+    if unknown:
+        raise SystemExit(f"BENCH_PHASES: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PHASES)})")
+    return given or set(PHASES)
+
+
 def main() -> None:
+    phases = chosen_phases()
     print("Benchmark of the event plumbing and the marketplace (local stack)")
     print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())} on {os.cpu_count()} cores")
+    if phases != set(PHASES):
+        print(f"phases: {', '.join(p for p in PHASES if p in phases)} (BENCH_PHASES)")
     pss, rss, processes = stack_memory_mb()  # at rest, before the load below grows the caches
-    raw = producer_rate()
-    drain = relay_rate()
-    latencies = commit_to_consumer_latency()
+    plumbing = "plumbing" in phases
+    if plumbing:
+        raw = producer_rate()
+        drain = relay_rate()
+        latencies = commit_to_consumer_latency()
     services = os.environ.get("BENCH_SERVICES", "")
     marketplace_up = all(name in services for name in ("auth", "tickets", "orders", "payments"))
+    marketplace_up = marketplace_up and bool(phases & {"ratio", "sale", "races", "search"})
     summary = []
+    ratio = sale = races = None
+    problems: list[str] = []
 
     def show(lines: list[str]) -> None:
         """Each phase's figures as soon as it ends (a later failure keeps them), and again at the end."""
@@ -205,25 +229,31 @@ def main() -> None:
         buyers = marketplace.sign_up_users(BUYERS + 4, signups)
         seller, buyers = buyers[:4], buyers[4:]  # four clients of... four sellers, listing in parallel
         show([f"sign-ups: {signups.errors_line()}"])
-        orderable, orderable_phase = ticket_to_orderable_latency(seller[0], buyers[-1])
-        show([f"ticket listed to orderable   {marketplace.p50_p99(orderable)}; {orderable_phase.errors_line()}"])
-        ratio = marketplace.baseline_and_reservations(seller, buyers[:RATIO_CLIENTS])
-        show(marketplace.report(ratio=ratio))
-        sale = marketplace.flash_sale(seller, buyers)
-        problems = marketplace.audit_sale(sale["tickets"])
-        show(marketplace.report(sale=sale, problems=problems))
-        races = marketplace.buyer_races(seller, buyers[:RACERS])
-        show(marketplace.report(races=races))
-        search = marketplace.search_latency()
-        show(marketplace.report(search=search))
+        if plumbing:
+            orderable, orderable_phase = ticket_to_orderable_latency(seller[0], buyers[-1])
+            show([f"ticket listed to orderable   {marketplace.p50_p99(orderable)}; {orderable_phase.errors_line()}"])
+        if "ratio" in phases:
+            ratio = marketplace.baseline_and_reservations(seller, buyers[:RATIO_CLIENTS])
+            show(marketplace.report(ratio=ratio))
+        if "sale" in phases:
+            sale = marketplace.flash_sale(seller, buyers)
+            problems = marketplace.audit_sale(sale["tickets"])
+            show(marketplace.report(sale=sale, problems=problems))
+        if "races" in phases:
+            races = marketplace.buyer_races(seller, buyers[:RACERS])
+            show(marketplace.report(races=races))
+        if "search" in phases:
+            search = marketplace.search_latency()
+            show(marketplace.report(search=search))
     print()
-    print(f"raw producer rate            {raw:>10,.0f} msg/s")
-    print(f"relay drain rate (20k rows)  {drain:>10,.0f} events/s")
-    print(f"relay / producer ratio       {drain / raw:>10.2f}   (target >= 0.5)")
-    print(
-        f"commit-to-consumer latency   p50 {statistics.median(latencies):.1f} ms, "
-        f"p99 {marketplace.percentile(latencies, 99):.1f} ms   (target p50 < 50 ms, p99 < 250 ms)"
-    )
+    if plumbing:
+        print(f"raw producer rate            {raw:>10,.0f} msg/s")
+        print(f"relay drain rate (20k rows)  {drain:>10,.0f} events/s")
+        print(f"relay / producer ratio       {drain / raw:>10.2f}   (target >= 0.5)")
+        print(
+            f"commit-to-consumer latency   p50 {statistics.median(latencies):.1f} ms, "
+            f"p99 {marketplace.percentile(latencies, 99):.1f} ms   (target p50 < 50 ms, p99 < 250 ms)"
+        )
     if processes:
         print(f"stack memory (PSS)           {pss:>10,.0f} MB in {processes} processes   (target < 1,500 MB; "
               f"RSS summed: {rss:,.0f} MB)")
@@ -231,8 +261,9 @@ def main() -> None:
         return
     print("\n".join(summary))
     print(f"load average at end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
-    failed = (sale["sold"] < len(sale["tickets"]) or problems or races["created"] != races["rounds"]
-              or ratio["failed"])
+    failed = ((sale is not None and (sale["sold"] < len(sale["tickets"]) or problems))
+              or (races is not None and races["created"] != races["rounds"])
+              or (ratio is not None and ratio["failed"]))
     if failed:
         raise SystemExit("the marketplace did not do what it must (see above)")
 

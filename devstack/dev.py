@@ -97,7 +97,8 @@ def bench() -> int:
     finally:
         sup.stop()
     lateness = ROOT / "bench" / "expiration_lateness.py"
-    if code == 0 and any(s.name == "expiration" for s in services):
+    wanted = {name.strip() for name in os.environ.get("BENCH_PHASES", "").split(",") if name.strip()}
+    if code == 0 and any(s.name == "expiration" for s in services) and (not wanted or "lateness" in wanted):
         print("\nExpiration lateness: 1,000 orders due within the same 10 s, on a stack of its own", flush=True)
         code = subprocess.run([sys.executable, lateness, "--orders", "1000", "--window", "10"], cwd=ROOT,
                               stdin=subprocess.DEVNULL).returncode
