@@ -130,10 +130,23 @@ class Order(VersionedModel):
 
     def ticket_items(self) -> list[OrderItem]:
         """The order's items in the order they were added (the first is ``ticket``); uses
-        ``prefetch_related("items__ticket")`` when the query made one."""
+        ``prefetch_related("items__ticket")`` when the query made one, or the items the
+        order was just made with (:meth:`know_items`)."""
+        known = self.__dict__.get("_known_items")
+        if known is not None:
+            return list(known)
         if "items" in getattr(self, "_prefetched_objects_cache", {}):
             return list(self.items.all())
         return list(self.items.select_related("ticket").order_by("added_at", "id"))
+
+    def know_items(self, items: list[OrderItem]) -> None:
+        """The items this order was made with, in order, each with its ticket loaded: what
+        :meth:`ticket_items` answers without a query until the instance is reloaded."""
+        self._known_items = list(items)
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        self.__dict__.pop("_known_items", None)
+        super().refresh_from_db(*args, **kwargs)
 
     @property
     def first_item(self) -> OrderItem | None:

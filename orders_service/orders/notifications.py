@@ -11,8 +11,12 @@ goes out later. The buyer's address is the one their token carried when they res
 
 from __future__ import annotations
 
+import uuid
+
 from celery import shared_task
 from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 from orders.models import BuyerContact, Notification, Order
 from ticketing_shared.mail import Mail, TicketLine
@@ -22,10 +26,21 @@ SEND_TASK = "orders.send_notifications"
 
 
 def remember_buyer(user) -> None:
-    """Keep the address of the signed-in buyer (their token's ``email`` claim) for their emails."""
+    """Keep the address of the signed-in buyer (their token's ``email`` claim) for their emails.
+
+    One statement (an upsert that writes only a new address) on the path of every
+    reservation; ``update_or_create`` took four round trips and two savepoints."""
     email = getattr(user, "email", "")
-    if email:
-        BuyerContact.objects.update_or_create(user_id=user.id, defaults={"email": email})
+    if not email:
+        return
+    table = BuyerContact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, email, updated_at) VALUES (%s, %s, %s) "
+            f"ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, updated_at = EXCLUDED.updated_at "
+            f"WHERE {table}.email IS DISTINCT FROM EXCLUDED.email",
+            [uuid.UUID(str(user.id)), email, timezone.now()],
+        )
 
 
 def order_paid(order: Order) -> None:

@@ -8,8 +8,6 @@ API maps to HTTP once; "is this order the caller's?" is decided here and nowhere
 from __future__ import annotations
 
 import logging
-import random
-import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,11 +15,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from orders import notifications, selectors
 from orders.models import Order, OrderItem, Ticket
+from ticketing_shared import transactions
 from ticketing_shared.errors import Conflict, Forbidden, InvalidState, NotFound
 from ticketing_shared.events import publish
 from ticketing_shared.events.schemas import (
@@ -32,6 +32,7 @@ from ticketing_shared.events.schemas import (
     TicketId,
     TicketPrice,
 )
+from ticketing_shared.transactions import retrying
 from ticketing_shared.versioning import replica_apply
 
 logger = logging.getLogger(__name__)
@@ -62,27 +63,6 @@ ORDER_NOT_OPEN = "Tickets can only be added to or removed from an unpaid order i
 TICKET_NOT_IN_ORDER = "This ticket is not in the order"
 TICKET_ALREADY_IN_ORDER = "This ticket is already in the order"
 TOO_MANY_TICKETS = f"An order holds at most {MAX_TICKETS_PER_ORDER} tickets"
-
-# PostgreSQL's deadlock_detected and serialization_failure: the transaction did nothing
-# and may simply run again.
-RETRYABLE_SQLSTATES = {"40P01", "40001"}
-ATTEMPTS = 5
-
-
-def _retrying(work: Callable[[], T]) -> T:
-    """Run ``work`` (one transaction) again when PostgreSQL broke a deadlock or a serialization
-    conflict by aborting it: such an abort changed nothing, so a client never sees it."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return work()
-        except OperationalError as exc:
-            code = getattr(exc.__cause__, "sqlstate", None) or getattr(exc.__cause__, "pgcode", None)
-            if code not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
-                raise
-            logger.info("Transaction aborted by PostgreSQL (%s), attempt %d: running it again", code, attempt)
-            time.sleep(random.uniform(0.005, 0.05) * attempt)
-    raise AssertionError("unreachable")
-
 
 class TicketsUnavailable(InvalidState):
     """Some tickets of a set cannot be reserved: nothing was. Names each one."""
@@ -134,7 +114,10 @@ def order_create(
     ids = [ticket_id] if single else list(dict.fromkeys(ticket_ids))
 
     def reserve() -> Order:
-        with transaction.atomic():
+        # Inside the API's idempotency transaction this joins it without a savepoint, and a
+        # deadlock there runs that whole transaction again (ticketing_shared.transactions).
+        with transactions.atomic():
+            _refuse_held_at_once(ids, single=single)
             _lock_buyer(user_id)
             tickets, holders = _lock_free_tickets(ids, single=single)
             _check_total(sum((t.price for t in tickets), Decimal("0")), expected_total)
@@ -152,10 +135,10 @@ def order_create(
                 created_at=now,
                 updated_at=now,
             )
-            OrderItem.objects.bulk_create(
+            items = OrderItem.objects.bulk_create(
                 [OrderItem(order=order, ticket=t, price=t.price, added_at=now) for t in tickets]
             )
-            items = order.ticket_items()
+            order.know_items(items)  # the answer and the event need no query to read them back
             publish(OrderCreated(id=order.id, status=order.status, user_id=order.user_id,
                                  expires_at=order.expires_at, version=order.version,
                                  ticket=TicketPrice(id=order.ticket_id, price=items[0].price),
@@ -168,13 +151,30 @@ def order_create(
 def _reserving(work: Callable[[], T], *, single: bool, ids: list[uuid.UUID]) -> T:
     """``work`` with retries, a unique-index violation read as "already reserved"."""
     try:
-        return _retrying(work)
+        return retrying(work)
     except IntegrityError as exc:
         if _violated_constraint(exc) == ONE_LIVE_ORDER_CONSTRAINT:
             if single:
                 raise InvalidState(TICKET_ALREADY_RESERVED) from None
             raise TicketsUnavailable(taken=ids, unknown=[]) from None
         raise
+
+
+def _refuse_held_at_once(ids: list[uuid.UUID], *, single: bool) -> None:
+    """Refuse, without waiting on any lock, a reservation of tickets that an order holds
+    right now (paid, or unpaid within its window): the same answer the locked path would
+    give. In a flash sale most attempts are for a ticket someone just took; they are told
+    so in two reads instead of queueing on the winner's row locks. Nothing held: the
+    locked path decides (a holder may also have expired meanwhile, which only it handles)."""
+    now = timezone.now()
+    held = set(
+        OrderItem.objects.filter(ticket_id__in=ids, live=True)
+        .filter(Q(order__status=Order.Status.COMPLETE) | Q(order__expires_at__gt=now))
+        .order_by()
+        .values_list("ticket_id", flat=True)
+    )
+    if held:
+        _refuse({t.id: t for t in Ticket.objects.filter(pk__in=ids)}, ids, taken=held, single=single)
 
 
 def _lock_free_tickets(ids: list[uuid.UUID], *, single: bool) -> tuple[list[Ticket], list[Order]]:
@@ -189,19 +189,26 @@ def _lock_free_tickets(ids: list[uuid.UUID], *, single: bool) -> tuple[list[Tick
     holders: dict[uuid.UUID, Order] = {}
     for order_id in sorted({o.id for o in holding.values()}):
         holders[order_id] = Order.objects.select_for_update().get(pk=order_id)
-    unknown = [i for i in ids if i not in locked or locked[i].unlisted]
-    started = [i for i in ids if i not in unknown and locked[i].has_started]
-    taken = [i for i in ids if i in holding and not holders[holding[i].id].is_expired]
+    taken = {i for i in ids if i in holding and not holders[holding[i].id].is_expired}
+    _refuse(locked, ids, taken=taken, single=single)
+    # None is taken, so every holder is an unpaid order past its window.
+    return [locked[i] for i in ids], list(holders.values())
+
+
+def _refuse(tickets: dict[uuid.UUID, Ticket], ids: list[uuid.UUID], *, taken: set[uuid.UUID], single: bool) -> None:
+    """Raise the answer for ``ids`` when any is unknown (or unlisted), started or ``taken``:
+    for one ticket the first reason, for a set every ticket named by reason."""
+    unknown = [i for i in ids if i not in tickets or tickets[i].unlisted]
+    started = [i for i in ids if i not in unknown and tickets[i].has_started]
+    taken_ids = [i for i in ids if i in taken]
     if single and unknown:
         raise NotFound(TICKET_NOT_FOUND)
     if single and started:
         raise InvalidState(EVENT_STARTED)
-    if single and taken:
+    if single and taken_ids:
         raise InvalidState(TICKET_ALREADY_RESERVED)
-    if unknown or started or taken:
-        raise TicketsUnavailable(taken=taken, unknown=unknown, started=started)
-    # None is taken, so every holder is an unpaid order past its window.
-    return [locked[i] for i in ids], list(holders.values())
+    if unknown or started or taken_ids:
+        raise TicketsUnavailable(taken=taken_ids, unknown=unknown, started=started)
 
 
 def order_add_ticket(*, order_id: uuid.UUID, user_id: str | uuid.UUID, ticket_id: uuid.UUID) -> Order:
@@ -210,7 +217,7 @@ def order_add_ticket(*, order_id: uuid.UUID, user_id: str | uuid.UUID, ticket_id
     (buyer, tickets, orders), so the two never deadlock each other."""
 
     def add() -> Order:
-        with transaction.atomic():
+        with transactions.atomic():
             _lock_buyer(user_id)
             current = Order.objects.filter(pk=order_id).first()
             if current is None:

@@ -63,13 +63,13 @@ class OrderListCreate(generics.ListCreateAPIView):
     def _reserve(self, request: Request) -> Response:
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        notifications.remember_buyer(request.user)
         order = services.order_create(
             user_id=request.user.id,
             ticket_id=serializer.validated_data.get("ticket_id"),
             ticket_ids=serializer.validated_data.get("ticket_ids"),
             expected_total=serializer.validated_data.get("expected_total"),
         )
+        notifications.remember_buyer(request.user)  # after the refusals: they write nothing
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
 

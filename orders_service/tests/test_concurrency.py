@@ -140,10 +140,12 @@ PAIRS_RUNS = 5
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("run", range(PAIRS_RUNS))
-def test_twenty_buyers_racing_for_overlapping_pairs_hold_each_ticket_once(make_token, run):
+@pytest.mark.parametrize("with_key", [False, True], ids=["no-key", "idempotency-key"])
+def test_twenty_buyers_racing_for_overlapping_pairs_hold_each_ticket_once(make_token, run, with_key):
     """Buyer i wants tickets i and i+1 (of 10, in a ring; half of them in reverse order):
     every pair overlaps two others. All or none per buyer, no ticket in two live orders,
-    and no deadlock or serialization error ever reaches a client."""
+    and no deadlock or serialization error ever reaches a client, also when the
+    reservation runs inside the transaction that keeps its ``Idempotency-Key`` answer."""
     from orders.models import OrderItem
 
     tickets = [TicketFactory() for _ in range(10)]
@@ -159,7 +161,8 @@ def test_twenty_buyers_racing_for_overlapping_pairs_hold_each_ticket_once(make_t
 
     def buy(argument) -> tuple[int, dict]:
         client, pair = argument
-        response = client.post("/api/orders", {"ticket_ids": [str(t) for t in pair]}, format="json")
+        headers = {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())} if with_key else {}
+        response = client.post("/api/orders", {"ticket_ids": [str(t) for t in pair]}, format="json", **headers)
         return response.status_code, response.json()
 
     results = run_concurrently(buy, clients)
@@ -176,3 +179,64 @@ def test_twenty_buyers_racing_for_overlapping_pairs_hold_each_ticket_once(make_t
     for order_id in winners:
         assert OrderItem.objects.filter(order_id=order_id, live=True).count() == 2
     assert Order.objects.count() == len(winners)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("holder_status", ["created", "complete"])
+def test_a_ticket_someone_holds_is_refused_at_once_not_after_the_locks_on_it(buyer, outbox, holder_status):
+    """A flash sale's losers are told at once: while another transaction holds the ticket's
+    row lock (here for 3 s), a reservation of a ticket that a live order holds answers 400
+    without waiting for it, in four statements (no lock taken, nothing written)."""
+    import threading
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ticket = TicketFactory()
+    OrderFactory(ticket=ticket, status=holder_status)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row_lock() -> None:
+        try:
+            with transaction.atomic():
+                list(services.Ticket.objects.select_for_update().filter(pk=ticket.id))
+                locked.set()
+                release.wait(3)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_row_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        with CaptureQueriesContext(connection) as statements:
+            response = reserve(buyer, ticket.id)
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join()
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"message": "Ticket is already reserved"}]}
+    assert waited < 2, f"the refusal waited {waited:.1f} s for the row lock"
+    sql = [query["sql"] for query in statements.captured_queries]
+    assert not [s for s in sql if "FOR UPDATE" in s or "advisory" in s or s.startswith(("INSERT", "UPDATE"))], sql
+    assert len(sql) <= 4, "\n".join(sql)
+    assert Order.objects.count() == 1 and outbox() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_set_with_a_held_ticket_is_refused_at_once_naming_each_ticket(buyer, outbox):
+    held, unknown, free = TicketFactory(), uuid.uuid4(), TicketFactory()
+    OrderFactory(ticket=held)
+
+    response = buyer.post("/api/orders", {"ticket_ids": [str(free.id), str(held.id), str(unknown)]}, format="json")
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["field"] == "ticket_ids"
+    assert f"already reserved: {held.id}" in error["message"] and f"not found: {unknown}" in error["message"]
+    assert str(free.id) not in error["message"]
+    assert Order.objects.count() == 1 and outbox() == []

@@ -42,6 +42,7 @@ from rest_framework.status import is_success
 from ticketing_shared.errors import Conflict, DomainError
 from ticketing_shared.idempotency import HEADER, REPLAYED_HEADER, RETENTION
 from ticketing_shared.idempotency.models import IdempotencyKey
+from ticketing_shared.transactions import retrying
 
 logger = logging.getLogger(__name__)
 
@@ -201,13 +202,19 @@ def _take(row: IdempotencyKey, **fields) -> None:
 
 
 def _run_atomically(handle: Callable[[], Response], claim: _Claim) -> Response:
-    """The effect and its kept answer commit together, or not at all."""
-    with transaction.atomic():
-        response = handle()
-        if is_success(response.status_code) and not claim.keep(response):
-            # Our lease ran out and another request holds the key: it makes the effect, not us.
-            raise IdempotencyKeyInUse(KEY_IN_USE)
-    return response
+    """The effect and its kept answer commit together, or not at all. The services' own
+    transactions join this one, so a deadlock or serialization abort in them runs the
+    whole of it again here (:func:`ticketing_shared.transactions.retrying`)."""
+
+    def once() -> Response:
+        with transaction.atomic():
+            response = handle()
+            if is_success(response.status_code) and not claim.keep(response):
+                # Our lease ran out and another request holds the key: it makes the effect, not us.
+                raise IdempotencyKeyInUse(KEY_IN_USE)
+        return response
+
+    return retrying(once)
 
 
 def _run(handle: Callable[[], Response], claim: _Claim) -> Response:
