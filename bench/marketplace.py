@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import jwt
 import psycopg
 import requests
+from cpu import CpuMeter, per_request
 from httpclient import Client, Phase, idempotency_key
 
 PASSWORD = "Bench-Password-2026"
@@ -160,19 +161,25 @@ def wait_orderable(ticket_ids: list[str], timeout: float = 180.0) -> None:
 
 
 def rate(phase: Phase, clients: list[Client], requests_per_client: int, send: Callable[[Client, int], None],
-         label: str) -> float:
-    """Requests per second of ``send(client, n)`` from every client at once."""
+         label: str, cpu: dict[str, str] | None = None) -> float:
+    """Requests per second of ``send(client, n)`` from every client at once; with ``cpu``, also
+    where the CPU went per request (``cpu[label]``, see :mod:`cpu`)."""
     total = len(clients) * requests_per_client
     bar = Progress(label, total, step=50)
+    meter = CpuMeter()
 
     def run(index: int) -> None:
         for n in range(requests_per_client):
             send(clients[index], index * requests_per_client + n)
             bar.add()
 
+    meter.start()
     started = time.perf_counter()
     parallel(run, len(clients), len(clients))
-    return total / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    if cpu is not None:
+        cpu[label] = per_request(meter.stop(), total)
+    return total / elapsed
 
 
 def baseline_and_reservations(seller: list[Client], buyers: list[Client], per_client: int = 8) -> dict:
@@ -193,11 +200,12 @@ def baseline_and_reservations(seller: list[Client], buyers: list[Client], per_cl
         if response is None or response.status_code != 201:
             failed.append(("reserve", None if response is None else response.status_code))
 
-    before = rate(phase, buyers, per_client, baseline, "baseline (one-row insert)")
-    reservations = rate(phase, buyers, per_client, reserve, "reserving free tickets")
+    cpu: dict[str, str] = {}
+    before = rate(phase, buyers, per_client, baseline, "baseline (one-row insert)", cpu)
+    reservations = rate(phase, buyers, per_client, reserve, "reserving free tickets", cpu)
     after = rate(phase, buyers, per_client, baseline, "baseline again")
     return {"phase": phase, "baseline": (before + after) / 2, "baselines": (before, after),
-            "reservations": reservations, "failed": failed, "clients": len(buyers)}
+            "reservations": reservations, "failed": failed, "clients": len(buyers), "cpu": cpu}
 
 
 # -- the flash sale --------------------------------------------------------------------------
@@ -286,14 +294,17 @@ def flash_sale(seller: list[Client], buyers: list[Client], tickets_count: int = 
             elif response.status_code >= 500:
                 time.sleep(0.05)
 
+    meter = CpuMeter()
+    meter.start()
     started = time.perf_counter()
     parallel(buyer, len(buyers), len(buyers))
     elapsed = time.perf_counter() - started
+    cpu = per_request(meter.stop(), sale.paid)
     if sale.paid < sale.total:
         print(f"\n  not sold: {sale.total - sale.paid} of {sale.total} tickets ({', '.join(sale.failures[:5])})")
     return {"phase": phase, "listing": listing, "tickets": tickets, "sold": sale.paid, "failures": sale.failures,
             "buyers": len(buyers), "sold_in": (sale.last_paid_at - started) if sale.paid else float("nan"),
-            "elapsed": elapsed}
+            "elapsed": elapsed, "cpu": cpu}
 
 
 def audit_sale(tickets: list[str], timeout: float = 120.0) -> list[str]:
@@ -467,6 +478,8 @@ def report(*, ratio: dict | None = None, sale: dict | None = None, problems: Ite
             f"reservations, {clients} clients           {ratio['reservations']:>8,.0f} requests/s "
             f"({ratio['reservations'] / CORES:,.0f} per core), {p50_p99(phase.latencies['reserve'])}",
             f"reservations / baseline ratio: {ratio['reservations'] / ratio['baseline']:.2f}   (target >= 0.5)",
+            f"  CPU per baseline request, {ratio['cpu']['baseline (one-row insert)']}",
+            f"  CPU per reservation, {ratio['cpu']['reserving free tickets']}",
             f"  baseline and reservations: {phase.errors_line()}, failed requests: {len(ratio['failed'])}",
         ]
     if sale:
@@ -484,6 +497,7 @@ def report(*, ratio: dict | None = None, sale: dict | None = None, problems: Ite
             f"({waits} answers of 404/409 while the order travelled to payments or a retry waited)",
             f"  {phase.requests / sale['elapsed']:,.0f} requests/s; {phase.errors_line()}; "
             f"listing 1,000 tickets: {sale['listing'].errors_line()}",
+            f"  CPU per ticket sold (its attempts, payment and events), {sale['cpu']}",
             "  audit: " + ("no ticket sold twice, every payment belongs to a complete order" if not problems
                            else "; ".join(problems)),
         ]

@@ -118,8 +118,9 @@ def apply_event(event: Event, handler: Handler) -> bool:
 def receive(event: Event, handler: Handler, received: Received, *, dlq_topic: str) -> str:
     """Apply a newly arrived event, or park it; one transaction either way.
 
-    Returns ``"applied"``, ``"duplicate"`` or ``"parked"`` (or ``"dead-lettered"`` when
-    its budget allows no retry). :class:`PoisonMessage` and database outages propagate.
+    Returns ``"applied"`` (``"applied, woke parked"`` when parked events of its key are due
+    now), ``"duplicate"`` or ``"parked"`` (or ``"dead-lettered"`` when its budget allows no
+    retry). :class:`PoisonMessage` and database outages propagate.
     """
     with transaction.atomic():
         ahead = _blocking(received.topic, received.key).order_by("seq").first()
@@ -133,9 +134,9 @@ def receive(event: Event, handler: Handler, received: Received, *, dlq_topic: st
         except Exception as exc:  # RetryLater or a failing handler: set aside, the partition moves on
             row = _park_new(event, received, _reason(exc), error=_describe(exc), attempts=1, save=False)
             return _after_failure(row, exc, dlq_topic=dlq_topic)
-        if applied:
-            wake(received.key)
-        return "applied" if applied else "duplicate"
+        if not applied:
+            return "duplicate"
+        return "applied, woke parked" if wake(received.key) else "applied"
 
 
 def retry_parked(handlers: Mapping[str, Handler], *, dlq_topic: str, limit: int = 100) -> int:
@@ -388,6 +389,7 @@ class ConsumerRunner:
         self._offsets: dict[tuple[str, int], int] = {}
         self._consecutive_failures = 0
         self._next_sweep = 0.0
+        self._next_recycle = 0.0
         self._stopping = False
         self.consumer = None
 
@@ -443,12 +445,12 @@ class ConsumerRunner:
             handler = self.handlers.get(event.type)
             if handler is None:
                 raise PoisonMessage(f"No handler for event type {event.type!r}")
-            close_old_connections()
+            self._recycle_connection()
             with requestid.bound(event.headers.get(requestid.EVENT_HEADER)):
                 outcome = receive(event, handler, received, dlq_topic=self.dlq_topic)
                 logger.info("%s %s %s", outcome.capitalize(), event.type, event.id)
-            if outcome == "applied":
-                self._next_sweep = 0.0  # it may be what a parked event waits for
+            if outcome == "applied, woke parked":
+                self._next_sweep = 0.0  # it is what they waited for: retry them now
         except PoisonMessage as exc:
             try:
                 dead_letter(received, exc, 1, dlq_topic=self.dlq_topic)
@@ -465,16 +467,25 @@ class ConsumerRunner:
         self._done(message)
 
     def _sweep_parked(self) -> None:
-        """Retry due parked events, every ``PARKED_POLL_SECONDS`` or right after an event applied."""
+        """Retry due parked events, every ``PARKED_POLL_SECONDS`` or right after an event woke some."""
         now = time.monotonic()
         if now < self._next_sweep:
             return
         self._next_sweep = now + self.options["PARKED_POLL_SECONDS"]
         try:
-            close_old_connections()
+            self._recycle_connection()
             retry_parked(self.handlers, dlq_topic=self.dlq_topic)
         except (*INFRASTRUCTURE_ERRORS, KafkaException, RuntimeError) as exc:
             self._infrastructure_failure(exc)
+
+    def _recycle_connection(self) -> None:
+        """Django's per-request connection upkeep (``CONN_MAX_AGE``, health check), at most once
+        a second: run per event, its health check cost a round trip each. A connection that
+        failed is closed by :meth:`_infrastructure_failure` anyway."""
+        now = time.monotonic()
+        if now >= self._next_recycle:
+            self._next_recycle = now + 1.0
+            close_old_connections()
 
     def _infrastructure_failure(self, error: Exception, message: Message | None = None) -> None:
         """Not the message's fault: read it again after a pause; give up after too many in a row."""
