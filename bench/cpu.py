@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -75,3 +76,22 @@ def per_request(spent: Counter[str], requests: int, *, top: int = 8) -> str:
     parts = [f"{name} {seconds * 1000 / requests:.1f}" for name, seconds in spent.most_common(top) if seconds > 0]
     rest = sum(seconds for _, seconds in spent.most_common()[top:]) * 1000 / requests
     return f"total {total:.1f} ms: " + ", ".join(parts) + (f", others {rest:.1f}" if rest >= 0.05 else "")
+
+
+def settle(*, quiet_cores: float = 0.3, timeout: float = 90.0) -> float:
+    """Wait until the stack (this client aside) uses less than ``quiet_cores`` over a second:
+    the events a phase caused are all handled, so the next phase does not pay for them.
+    Returns the seconds waited."""
+    meter, started = CpuMeter(), time.monotonic()
+    while time.monotonic() - started < timeout:
+        meter.start()
+        time.sleep(1.0)
+        spent = meter.stop()
+        busy = sum(seconds for name, seconds in spent.items() if name != "bench client")
+        if busy < quiet_cores:
+            break
+        print(f"\r  waiting for the stack to settle: {busy:.2f} cores busy", end="", flush=True)
+    waited = time.monotonic() - started
+    if waited > 1.5:
+        print(f"\r  the stack settled in {waited:.0f} s{' ' * 30}")
+    return waited

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import jwt
 import psycopg
 import requests
-from cpu import CpuMeter, per_request
+from cpu import CpuMeter, per_request, settle
 from httpclient import Client, Phase, idempotency_key
 
 PASSWORD = "Bench-Password-2026"
@@ -165,6 +165,7 @@ def rate(phase: Phase, clients: list[Client], requests_per_client: int, send: Ca
     """Requests per second of ``send(client, n)`` from every client at once; with ``cpu``, also
     where the CPU went per request (``cpu[label]``, see :mod:`cpu`)."""
     total = len(clients) * requests_per_client
+    settle()  # the previous phase's events are handled: each phase pays for its own
     bar = Progress(label, total, step=50)
     meter = CpuMeter()
 
@@ -251,6 +252,7 @@ def flash_sale(seller: list[Client], buyers: list[Client], tickets_count: int = 
     wait_orderable(tickets)
     phase = Phase("flash sale")
     sale = Sale(tickets)
+    settle()
     bar = Progress(f"{len(buyers)} buyers: tickets sold", len(tickets))
     deadline = time.monotonic() + timeout
 

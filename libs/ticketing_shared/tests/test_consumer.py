@@ -301,3 +301,28 @@ def test_an_early_event_does_not_hold_back_its_predecessor_arriving_after_it_on_
     stored = wait_for(lambda: Widget.objects.filter(id=widget_id, version=2).first(), timeout=10)
     assert stored.name == "v2"
     assert ParkedEvent.objects.count() == 0 and DeadLetter.objects.count() == 0
+
+
+def test_applied_offsets_are_committed_in_the_background_while_it_runs(topics, run_consumer):
+    """Offsets are stored once each event's transaction committed and committed by librdkafka
+    about once a second (not one commit request per event), while the runner goes on."""
+    from confluent_kafka import TopicPartition
+
+    from ticketing_shared.events.kafka import new_consumer
+
+    for _ in range(5):
+        widget_id = uuid.uuid4()
+        produce_raw(topics["created"], envelope(topics["created"], widget(widget_id, 0)), key=str(widget_id))
+    run_consumer()
+    wait_for(lambda: ProcessedEvent.objects.count() == 5)
+    partitions = get_admin().list_topics(topics["created"], timeout=10).topics[topics["created"]].partitions
+
+    def committed() -> int:
+        reader = new_consumer(**{"group.id": f"group-{topics['prefix']}", "enable.auto.commit": False})
+        try:
+            offsets = reader.committed([TopicPartition(topics["created"], p) for p in partitions], timeout=10)
+        finally:
+            reader.close()
+        return sum(max(tp.offset, 0) for tp in offsets)
+
+    wait_for(lambda: committed() == 5, timeout=10)

@@ -372,7 +372,13 @@ def kafka_settings(*, debug: bool) -> dict[str, Any]:
             "message.timeout.ms": env.int("KAFKA_MESSAGE_TIMEOUT_MS", default=30000),
         },
         "CONSUMER": {
-            "enable.auto.commit": False,
+            # Offsets are stored only once an event's transaction committed
+            # (ConsumerRunner._done) and librdkafka commits the stored ones every interval, on
+            # a rebalance and on close: one offset commit per second instead of one per event.
+            # A crash redelivers at most that second's events, which the inbox makes harmless.
+            "enable.auto.commit": True,
+            "enable.auto.offset.store": False,
+            "auto.commit.interval.ms": env.int("KAFKA_AUTO_COMMIT_INTERVAL_MS", default=1000),
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": env.int("KAFKA_FETCH_WAIT_MAX_MS", default=100),
             "session.timeout.ms": env.int("KAFKA_SESSION_TIMEOUT_MS", default=45000),
