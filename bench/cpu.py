@@ -1,5 +1,6 @@
 """Where the CPU goes: the seconds each kind of process of the stack (and this client) spent
-during a phase, per request, so the report can say which part of a reservation costs what.
+during a phase and until the stack settled after it (the events it caused handled
+downstream), per request, so the report can say which part of a reservation costs what.
 
 Processes are found under the stack's supervisor (``BENCH_STACK_PID``) and named by what
 they are: ``<service> web`` (every gunicorn worker of a service together), ``<service>

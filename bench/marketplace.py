@@ -179,6 +179,7 @@ def rate(phase: Phase, clients: list[Client], requests_per_client: int, send: Ca
     parallel(run, len(clients), len(clients))
     elapsed = time.perf_counter() - started
     if cpu is not None:
+        settle()  # what the requests caused downstream (events, replicas) counts as theirs
         cpu[label] = per_request(meter.stop(), total)
     return total / elapsed
 
@@ -301,6 +302,7 @@ def flash_sale(seller: list[Client], buyers: list[Client], tickets_count: int = 
     started = time.perf_counter()
     parallel(buyer, len(buyers), len(buyers))
     elapsed = time.perf_counter() - started
+    settle()
     cpu = per_request(meter.stop(), sale.paid)
     if sale.paid < sale.total:
         print(f"\n  not sold: {sale.total - sale.paid} of {sale.total} tickets ({', '.join(sale.failures[:5])})")
