@@ -41,6 +41,7 @@ from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from httpclient import Client, Phase  # noqa: E402
+from phases import PHASES, chosen_phases  # noqa: E402
 
 from ticketing_shared.events.models import OutboxEvent  # noqa: E402
 from ticketing_shared.events.outbox import record_event  # noqa: E402
@@ -186,18 +187,6 @@ def ticket_to_orderable_latency(seller: Client, buyer: Client, samples: int = 10
         if n % 10 == 0 or n == samples - 1:
             marketplace.progress("ticket to orderable", n + 1, samples)
     return latencies, phase
-
-
-PHASES = ("plumbing", "ratio", "sale", "races", "search", "lateness")
-
-
-def chosen_phases() -> set[str]:
-    """``BENCH_PHASES``, checked: a typo must not quietly measure nothing."""
-    given = {name.strip() for name in os.environ.get("BENCH_PHASES", "").split(",") if name.strip()}
-    unknown = given - set(PHASES)
-    if unknown:
-        raise SystemExit(f"BENCH_PHASES: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PHASES)})")
-    return given or set(PHASES)
 
 
 def main() -> None:

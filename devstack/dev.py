@@ -97,12 +97,18 @@ def bench() -> int:
     finally:
         sup.stop()
     lateness = ROOT / "bench" / "expiration_lateness.py"
-    wanted = {name.strip() for name in os.environ.get("BENCH_PHASES", "").split(",") if name.strip()}
-    if code == 0 and any(s.name == "expiration" for s in services) and (not wanted or "lateness" in wanted):
+    if code == 0 and any(s.name == "expiration" for s in services) and "lateness" in _bench_phases():
         print("\nExpiration lateness: 1,000 orders due within the same 10 s, on a stack of its own", flush=True)
         code = subprocess.run([sys.executable, lateness, "--orders", "1000", "--window", "10"], cwd=ROOT,
                               stdin=subprocess.DEVNULL).returncode
     return code
+
+
+def _bench_phases() -> set[str]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from phases import chosen_phases
+
+    return chosen_phases()
 
 
 def _banner(profile: Profile, services: list[Service], seconds: float) -> str:

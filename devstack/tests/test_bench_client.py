@@ -100,3 +100,34 @@ def test_every_service_runs_gunicorn_with_the_shared_config_and_the_profile_size
         folder = process_env(service, profile, "web")["PROMETHEUS_MULTIPROC_DIR"]
         assert folder.startswith(str(profile.data_dir)) and folder.endswith(service.name)
         assert process_env(service, profile, "consumer") == {}
+
+
+def test_bench_phases_default_to_all_and_a_typo_is_refused():
+    from phases import PHASES, chosen_phases
+
+    assert chosen_phases("") == set(PHASES)
+    assert chosen_phases(" ratio, sale ") == {"ratio", "sale"}
+    with pytest.raises(SystemExit, match="unknown salee"):
+        chosen_phases("ratio,salee")
+
+
+def test_cpu_per_request_names_the_costliest_processes_first():
+    from collections import Counter
+
+    from cpu import per_request
+
+    spent = Counter({"orders web": 1.2, "broker": 0.4, "postgres": 0.6, "bench client": 0.2})
+
+    assert per_request(spent, 100, top=3) == "total 24.0 ms: orders web 12.0, postgres 6.0, broker 4.0, others 2.0"
+    assert per_request(Counter(), 100) == "n/a"
+
+
+def test_cpu_meter_counts_this_process_as_the_bench_client():
+    from cpu import CpuMeter
+
+    meter = CpuMeter()
+    meter.start()
+    sum(i * i for i in range(300_000))  # some CPU of our own
+    spent = meter.stop()
+
+    assert spent["bench client"] > 0
