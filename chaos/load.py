@@ -32,8 +32,9 @@ BACKOFF_MAX = 2.0
 ERROR = "error: "  # prefix of the per-service error counters ("error: orders 503")
 MULTI_SHARE = 1 / 3  # of reservations that ask for a set of 2-3 tickets in one order
 EDIT_SHARE = 0.4  # of orders that get a ticket added or taken out before the buyer decides
-# The orders service's answers to a cart edit retried after the first try went through.
+# The orders service's answers: a ticket somebody holds, and a cart edit retried after it went through.
 TICKET_ALREADY_IN_ORDER = "This ticket is already in the order"
+TICKET_ALREADY_RESERVED = "Ticket is already reserved"
 TICKET_NOT_IN_ORDER = "This ticket is not in the order"
 
 
@@ -301,6 +302,8 @@ class Load:
                 return None
             if response.status_code == 201:
                 self.stats.add("orders")
+                if response.headers.get("Idempotent-Replayed") == "true":
+                    self.stats.add("reservations replayed")  # a retry: the first try's answer was lost
                 if several:
                     self.stats.add("multi-ticket orders")
                 return response.json()
@@ -311,7 +314,7 @@ class Load:
                 refused = "multi-ticket reservations refused" if several else "reservations refused"
                 self.stats.add(refused if response.status_code == 400 else f"{refused} ({response.status_code})")
                 # Someone else holds these (nothing of the set was reserved): not free for a while.
-                held = _named(message, "already reserved:")
+                held = _named(message, "already reserved:") or (wanted if TICKET_ALREADY_RESERVED in message else [])
                 self.market.taken_all(held, until=time.monotonic() + self.shape.expiration_seconds)
                 return None
             time.sleep(0.3)  # 404: not replicated yet; 409: our own first try still runs
@@ -338,12 +341,15 @@ class Load:
             changed: dict[str, Any] | None = response.json()
         elif response is not None and done_before not in error_message(response):
             self.stats.add(f"tickets {action} refused")
+            if TICKET_ALREADY_RESERVED in error_message(response):
+                self.market.taken(ticket_id, until=time.monotonic() + self.shape.expiration_seconds)
             return order  # nothing changed
         else:  # unheard, or a retry finding that the first try went through: read what the order holds now
             if response is None:
                 self.stats.add(f"tickets {action} lost")
             else:
                 self.stats.add(f"tickets {action}")
+                self.stats.add("cart edits found done")
             changed = self._read(client, order["id"])
             if changed is None:
                 if action == "added":  # it may hold the ticket now: not free until the window ends

@@ -278,6 +278,8 @@ def _load_figures(outcome: Outcome) -> list[str]:
         f"  errors while processes were down: {f['connection errors']} connection errors, "
         f"{f['server errors']} server errors" + (" (" + ", ".join(f"{n} {name}" for name, n in errors) + ")"
                                                  if errors else ""),
+        f"  retries that found their request done: {f['reservations replayed']} reservations answered again "
+        f"by their Idempotency-Key, {f['cart edits found done']} cart edits",
     ]
 
 
