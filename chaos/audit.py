@@ -51,6 +51,8 @@ class Reservation:
     ticket_id: str
     status: str
     version: int
+    # Every ticket of the order as of ``version``; older snapshots: just ``ticket_id``.
+    ticket_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,9 @@ def check_ticket_holders(s: Snapshot) -> Iterator[Violation]:
         elif not holding and ticket.order_id is not None:
             holder = s.orders.get(ticket.order_id)
             state = f"is {holder.status}" if holder else "is unknown to orders"
-            if holder and holder.status in PENDING_ORDER:
+            if holder and ticket.id not in holder.all_ticket_ids:
+                state = f"is {holder.status} without it (taken out of the order)"
+            elif holder and holder.status in PENDING_ORDER:
                 state = "has expired"
             yield Violation("ticket-holder", f"ticket {ticket.id}: tickets says held by order {ticket.order_id}, "
                                              f"which {state}")
@@ -328,6 +332,10 @@ def check_order_replicas(s: Snapshot) -> Iterator[Violation]:
         elif (reservation.status, reservation.version) != (wanted, order.version):
             yield Violation("replica-reservation", f"order {order.id}: orders has v{order.version} {order.status}, "
                                                    f"tickets has v{reservation.version} {reservation.status}")
+        elif reservation.ticket_ids and set(reservation.ticket_ids) != set(order.all_ticket_ids):
+            yield Violation("replica-reservation", f"order {order.id} v{order.version}: orders holds "
+                                                   f"{', '.join(sorted(order.all_ticket_ids))}, tickets has "
+                                                   f"{', '.join(sorted(reservation.ticket_ids))}")
         yield from _check_expiration(s, order)
     for order_id in s.order_replicas.keys() - s.orders.keys():
         yield Violation("replica-order", f"payments has order {order_id}, unknown to orders")

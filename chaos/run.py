@@ -193,7 +193,8 @@ def _wait_for_faults(injector: Injector, load: Load, say: Callable[[str], None],
             counts = injector.counts()
             figures = load.stats.snapshot()
             say(f"{time.monotonic() - began:.0f} s: faults " + ", ".join(f"{k} {counts[k]}" for k in KINDS)
-                + f" | {figures['tickets listed']} tickets, {figures['orders']} orders, {figures['payments']} "
+                + f" | {figures['tickets listed']} tickets, {figures['orders']} orders "
+                f"({figures['multi-ticket orders']} multi-ticket), {figures['payments']} "
                 f"payments, {figures['cancels']} cancels | {figures['connection errors']} connection errors, "
                 f"{figures['server errors']} 5xx")
 
@@ -255,21 +256,30 @@ def _load_figures(outcome: Outcome) -> list[str]:
                   and (e := snap.expirations.get(o.id)) is not None and e.status == "fired")
     refunded = sum(1 for p in snap.payments.values() if p.status == "refunded")
     sold = sum(1 for t in snap.tickets.values() if t.sold)
+    carts = sum(1 for o in snap.orders.values() if len(o.all_ticket_ids) > 1)
+    carts_paid = sum(1 for o in snap.orders.values() if len(o.all_ticket_ids) > 1 and o.status == "complete")
     errors = sorted((name.removeprefix(ERROR), n) for name, n in f.items() if name.startswith(ERROR))
     return [
         f"Load: {shape.sellers} sellers, {shape.buyers} buyers ({f['users']} users signed up)",
         f"  tickets listed {f['tickets listed']}, price changes {f['price changes']} "
         f"(refused {f['price changes refused']})",
         f"  orders {f['orders']} (reservations refused {f['reservations refused']}, lost {f['reservations lost']})",
+        f"  multi-ticket orders {f['multi-ticket orders']} (refused {f['multi-ticket reservations refused']}, "
+        f"lost {f['multi-ticket reservations lost']}); tickets added {f['tickets added']} (refused "
+        f"{f['tickets added refused']}, lost {f['tickets added lost']}), removed {f['tickets removed']} (refused "
+        f"{f['tickets removed refused']}, lost {f['tickets removed lost']})",
         f"  payments {f['payments']} (of which at the last moment {f['last-moment payments']}; refused "
         f"{f['payments refused']}, lost {f['payments lost']})",
         f"  cancels {f['cancels']} (refused {f['cancels refused']}, lost {f['cancels lost']}), "
         f"abandoned {f['abandoned']}",
-        f"  in the databases: {len(snap.tickets)} tickets ({sold} sold), {len(snap.orders)} orders, "
-        f"{expired} expired by their deadline, {refunded} payments refunded",
+        f"  in the databases: {len(snap.tickets)} tickets ({sold} sold), {len(snap.orders)} orders ({carts} of "
+        f"several tickets, {carts_paid} of them paid), {expired} expired by their deadline, {refunded} payments "
+        "refunded",
         f"  errors while processes were down: {f['connection errors']} connection errors, "
         f"{f['server errors']} server errors" + (" (" + ", ".join(f"{n} {name}" for name, n in errors) + ")"
                                                  if errors else ""),
+        f"  retries that found their request done: {f['reservations replayed']} reservations answered again "
+        f"by their Idempotency-Key, {f['cart edits found done']} cart edits",
     ]
 
 

@@ -46,7 +46,7 @@ class Reader:
     def __call__(self) -> Snapshot:
         tickets = self._rows("tickets", "SELECT id::text, title, price, version, order_id::text AS order_id, "
                                         "sold_at IS NOT NULL AS sold FROM tickets_ticket")
-        reservations = self._rows("tickets", "SELECT order_id::text, ticket_id::text, status, version "
+        reservations = self._rows("tickets", "SELECT order_id::text, ticket_id::text, status, version, ticket_ids "
                                              "FROM tickets_reservation")
         replicas = self._rows("orders", "SELECT id::text, title, price, version FROM orders_ticket")
         orders = self._rows("orders", "SELECT id::text, ticket_id::text, status, version, price, expires_at "
@@ -64,7 +64,8 @@ class Reader:
         return Snapshot(
             now=self._rows("orders", "SELECT now() AS now")[0]["now"],
             tickets={r["id"]: Ticket(**r) for r in tickets},
-            reservations={r["order_id"]: Reservation(**r) for r in reservations},
+            reservations={r["order_id"]: Reservation(**{**r, "ticket_ids": tuple(map(str, r["ticket_ids"] or ()))})
+                          for r in reservations},
             ticket_replicas={r["id"]: TicketReplica(**r) for r in replicas},
             orders={r["id"]: Order(**r, ticket_ids=tuple(items.get(r["id"], ()))) for r in orders},
             order_replicas={r["id"]: OrderReplica(**r) for r in order_replicas},

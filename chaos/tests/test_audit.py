@@ -253,3 +253,71 @@ def test_a_ticket_in_two_paid_carts_is_sold_twice():
     other = replace(_order("o-other", "t-other", "complete", 1), ticket_ids=("t-other", "t-second"))
     s = replace(s, orders={**s.orders, other.id: other})
     assert "sold-twice" in rules(s)
+
+
+def _edited_cart(s: Snapshot) -> Snapshot:
+    """An unpaid order reserved for t-a, t-b and t-c, then t-c taken out again (v1); t-c is free."""
+    cart = replace(_order("o-cart", "t-a", "created", 1, expires_in=5), price=2 * PRICE, ticket_ids=("t-a", "t-b"))
+    tickets = [Ticket("t-a", "Gig", PRICE, 1, "o-cart", sold=False), Ticket("t-b", "Gig", PRICE, 1, "o-cart",
+                                                                           sold=False),
+               Ticket("t-c", "Gig", PRICE, 2, None, sold=False)]
+    return replace(
+        s,
+        tickets={**s.tickets, **{t.id: t for t in tickets}},
+        ticket_replicas={**s.ticket_replicas, **{t.id: TicketReplica(t.id, "Gig", PRICE, t.version) for t in tickets}},
+        orders={**s.orders, cart.id: cart},
+        order_replicas={**s.order_replicas, cart.id: OrderReplica(cart.id, "t-a", "created", 1, 2 * PRICE)},
+        reservations={**s.reservations, cart.id: Reservation(cart.id, "t-a", "active", 1, ("t-b", "t-a"))},
+        expirations={**s.expirations, cart.id: Expiration(cart.id, "pending")},
+    )
+
+
+def test_a_ticket_taken_out_of_a_cart_no_longer_counts_for_it():
+    assert audit(_edited_cart(consistent())) == []
+
+
+def test_a_ticket_taken_out_of_a_cart_but_still_held_by_it_in_tickets():
+    violations = audit(with_ticket(_edited_cart(consistent()), "t-c", order_id="o-cart"))
+    assert [v.rule for v in violations] == ["ticket-holder"]
+    assert "t-c" in violations[0].detail and "taken out of the order" in violations[0].detail
+
+
+def test_a_ticket_taken_out_of_a_paid_cart_may_be_sold_to_another_order():
+    s = _with_cart(consistent(), second_holder="o-other", second_sold=True)
+    s = with_order(s, "o-paid", ticket_ids=("t-sold",))  # t-second was taken out before paying
+    other = replace(_order("o-other", "t-second", "complete", 1), ticket_ids=("t-second",))
+    s = replace(
+        s,
+        orders={**s.orders, other.id: other},
+        order_replicas={**s.order_replicas, other.id: OrderReplica(other.id, "t-second", "complete", 1, PRICE)},
+        reservations={**s.reservations, other.id: Reservation(other.id, "t-second", "complete", 1)},
+        expirations={**s.expirations, other.id: Expiration(other.id, "order_completed")},
+        payments={**s.payments, "p-other": Payment("p-other", other.id, "pi_other", "succeeded", PRICE)},
+        charges={**s.charges, "pi_other": Charge("pi_other", other.id, "succeeded", PRICE, refunded=False)},
+    )
+    assert audit(s) == []
+    # Had the first cart still held it when paid, the ticket would be sold twice.
+    assert "sold-twice" in rules(with_order(s, "o-paid", ticket_ids=("t-sold", "t-second")))
+
+
+def test_two_multi_ticket_orders_sharing_a_ticket_are_sold_twice_by_both_checks():
+    s = _with_cart(consistent(), second_holder="o-paid", second_sold=True)
+    other = replace(_order("o-other", "t-third", "complete", 1), ticket_ids=("t-third", "t-second"))
+    s = replace(
+        s,
+        orders={**s.orders, other.id: other},
+        order_replicas={**s.order_replicas, other.id: OrderReplica(other.id, "t-third", "complete", 1, PRICE)},
+        payments={**s.payments, "p-other": Payment("p-other", other.id, "pi_other", "succeeded", PRICE)},
+    )
+    sold_twice = [v.detail for v in audit(s) if v.rule == "sold-twice"]
+    assert len(sold_twice) == 2  # two complete orders, two succeeded payments
+    assert all("t-second" in detail for detail in sold_twice)
+    assert "o-other" in sold_twice[0] and "o-paid" in sold_twice[0]
+
+
+def test_tickets_reservation_of_a_cart_holding_other_tickets_than_the_order():
+    s = _edited_cart(consistent())
+    stale = replace(s.reservations["o-cart"], ticket_ids=("t-a", "t-b", "t-c"))  # missed that t-c was taken out
+    violations = audit(replace(s, reservations={**s.reservations, "o-cart": stale}))
+    assert [v.rule for v in violations] == ["replica-reservation"]
+    assert "t-c" in violations[0].detail
