@@ -2,11 +2,14 @@
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
 from django.core import mail
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
+
+from accounts import throttling
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +66,17 @@ def test_one_address_being_throttled_does_not_hold_back_another(api_client, sign
 
     assert ask(api_client, "bob@example.com").status_code == 202
     assert [message.to for message in mail.outbox] == [["ann@example.com"]] * 3 + [["bob@example.com"]]
+
+
+@override_settings(PASSWORD_RESET_THROTTLE={"MAX_EMAILS_PER_EMAIL": 3, "MAX_REQUESTS_PER_CLIENT": 1000,
+                                            "WINDOW_SECONDS": 600})
+def test_concurrent_requests_for_one_address_allow_exactly_the_limit():
+    requests = [RequestFactory().post("/api/users/password/reset", REMOTE_ADDR=f"198.51.100.{n}") for n in range(24)]
+
+    with ThreadPoolExecutor(8) as pool:
+        allowed = list(pool.map(lambda request: throttling.allow_reset_email(request, "ann@example.com"), requests))
+
+    assert allowed.count(True) == 3
 
 
 # per client: 429 with Retry-After
