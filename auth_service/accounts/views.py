@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from accounts import password_reset as resets
 from accounts import throttling, tokens
-from accounts.models import User
+from accounts.models import User, normalize_email
 from accounts.serializers import (
     CredentialsSerializer,
     CurrentUserSerializer,
@@ -149,16 +149,22 @@ def jwks(request: Request) -> Response:
 
 @extend_schema(
     request=PasswordResetSerializer,
-    responses={202: OpenApiResponse(description="Accepted; the account's owner, if there is one, gets a link")},
+    responses={
+        202: OpenApiResponse(description="Accepted; the account's owner, if there is one, gets a link "
+                                         "(a few per address per window: more send nothing)"),
+        429: OpenApiResponse(description="Too many reset requests from this client; see Retry-After"),
+    },
 )
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
 def password_reset(request: Request) -> Response:
-    """The same 202 for every well-formed email: whether it has an account is not said."""
+    """The same 202 for every well-formed email, throttled or not: whether it has an account is not said."""
     serializer = PasswordResetSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    resets.request_reset(serializer.validated_data["email"])
+    email = normalize_email(serializer.validated_data["email"])
+    if throttling.allow_reset_email(request, email):
+        resets.request_reset(email)
     return Response(status=status.HTTP_202_ACCEPTED)
 
 

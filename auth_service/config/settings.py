@@ -49,3 +49,12 @@ SIGNIN_THROTTLE = {
     "MAX_FAILURES_PER_CLIENT": env.int("SIGNIN_MAX_FAILURES_PER_CLIENT", default=50),
     "LOCKOUT_SECONDS": env.int("SIGNIN_LOCKOUT_SECONDS", default=300),
 }
+
+# Password reset requests: at most MAX_EMAILS_PER_EMAIL reset emails to one address per
+# window (more still answer 202, and send nothing), and MAX_REQUESTS_PER_CLIENT requests
+# from one client address before it gets 429 for the window.
+PASSWORD_RESET_THROTTLE = {
+    "MAX_EMAILS_PER_EMAIL": env.int("PASSWORD_RESET_MAX_EMAILS_PER_EMAIL", default=3),
+    "MAX_REQUESTS_PER_CLIENT": env.int("PASSWORD_RESET_MAX_REQUESTS_PER_CLIENT", default=20),
+    "WINDOW_SECONDS": env.int("PASSWORD_RESET_WINDOW_SECONDS", default=3600),
+}

@@ -232,6 +232,18 @@ def test_asking_for_a_reset_link_never_says_whether_the_account_exists(client, a
     assert "If an account exists for ann@example.com, we have emailed it a link" in html
 
 
+def test_too_many_reset_requests_say_to_wait(client, api):
+    api.post(f"{AUTH}/api/users/password/reset", status=429, headers={"Retry-After": "3412"},
+             json=errors(("Too many password reset requests. Try again in 3412 seconds.", None)))
+
+    response = client.post("/password/forgot", {"email": "ann@example.com"})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Too many password reset requests from your address. Please wait a while and try again." in html
+    assert "If an account exists" not in html
+
+
 def test_a_reset_link_sets_the_new_password(client, api):
     api.post(f"{AUTH}/api/users/password/reset/confirm", status=204,
              match=[matchers.json_params_matcher({"uid": "MTIz", "token": "abc-def", "password": "new passphrase 9"})])

@@ -18,6 +18,7 @@ from storefront.session import UserSession
 logger = logging.getLogger(__name__)
 
 TOO_MANY_ATTEMPTS = "Too many failed sign-in attempts. Please wait a few minutes and try again."
+TOO_MANY_RESETS = "Too many password reset requests from your address. Please wait a while and try again."
 
 
 @signed_out_only
@@ -96,7 +97,12 @@ def password_forgot(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             AuthClient().request_password_reset(email=form.cleaned_data["email"])
-        except (ApiError, ServiceUnavailable) as error:
+        except ApiError as error:
+            if error.status == 429:
+                form.add_error(None, TOO_MANY_RESETS)
+            else:
+                form.add_api_error(error)
+        except ServiceUnavailable as error:
             form.add_api_error(error)
         else:
             return render(request, "storefront/password_forgot.html",
