@@ -7,9 +7,26 @@ from rest_framework import serializers
 from accounts.models import User, normalize_email
 
 
+class AnyString(serializers.CharField):
+    """Any string, NUL characters included: a credential that cannot be valid is the caller's
+    problem to hear about as such (401, 400 with its message), not as a malformed field."""
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+        self.validators = [v for v in self.validators if type(v).__name__ != "ProhibitNullCharactersValidator"]
+
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return data
+
+
 class CredentialsSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    # A string, as the document says: DRF's CharField would take the number 12345678 too.
+    password = AnyString(max_length=128, write_only=True)
 
     def validate_email(self, value: str) -> str:
         return normalize_email(value)
@@ -28,22 +45,6 @@ class SignupSerializer(CredentialsSerializer):
         except DjangoValidationError as error:
             raise serializers.ValidationError({"password": list(error.messages)}) from error
         return attrs
-
-
-class AnyString(serializers.CharField):
-    """Any string, NUL characters included: a credential that cannot be valid is the caller's
-    problem to hear about as such (401, 400 with its message), not as a malformed field."""
-
-    default_error_messages = {"invalid": "Not a valid string."}
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(trim_whitespace=False, **kwargs)
-        self.validators = [v for v in self.validators if type(v).__name__ != "ProhibitNullCharactersValidator"]
-
-    def to_internal_value(self, data) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return data
 
 
 class RefreshSerializer(serializers.Serializer):

@@ -44,6 +44,7 @@ def test_signup_creates_the_user_and_answers_with_tokens(api_client):
          "This password is too short. It must contain at least 8 characters."),
         ({"email": "ann@example.com", "password": "password123"}, "password", "This password is too common."),
         ({"email": "ann@example.com", "password": "83729104658"}, "password", "This password is entirely numeric."),
+        ({"email": "ann@example.com", "password": 8372910465812}, "password", "Not a valid string."),
         ({"email": "annabelle.smith@example.com", "password": "annabellesmith"}, "password",
          "The password is too similar to the email."),
     ],

@@ -119,6 +119,9 @@ class TextField(serializers.CharField):
             self.fail("invalid")
         if "\x00" in data:
             self.fail("null_characters")
+        if self.max_length is not None and len(data) > self.max_length:
+            # Measured before DRF trims the whitespace: the document's maxLength counts it too.
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
     def openapi_schema(self) -> dict[str, Any]:
