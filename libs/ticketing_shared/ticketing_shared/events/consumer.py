@@ -407,7 +407,7 @@ class ConsumerRunner:
         self.consumer = new_consumer(**{"group.id": self.group_id})
         guard = LogEndGuard(self.consumer, get_admin())
         self.consumer.subscribe(topics, on_assign=lambda _consumer, partitions: guard.on_assign(partitions),
-                                on_revoke=self._on_revoke, on_lost=self._on_lost)
+                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
         logger.info("Consuming %s as group %s", ", ".join(topics), self.group_id)
         try:
             while not self._stopping and not (until and until()):
@@ -518,19 +518,10 @@ class ConsumerRunner:
         except KafkaException as exc:  # revoked meanwhile: its new owner reads it again (the inbox dedupes)
             logger.info("Offset of %s [%d] not stored: %s", *tp, exc)
 
-    def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
-        """Commit what was applied of the partitions leaving us, so their next owner starts there."""
-        leaving = [TopicPartition(p.topic, p.partition, self._offsets[(p.topic, p.partition)])
-                   for p in partitions if (p.topic, p.partition) in self._offsets]
-        if leaving:
-            try:
-                consumer.commit(offsets=leaving, asynchronous=False)
-            except KafkaException as exc:  # lost, not revoked: the next owner redelivers (the inbox dedupes)
-                logger.info("Offsets of revoked partitions not committed: %s", exc)
-        self._on_lost(consumer, partitions)
-
-    def _on_lost(self, _consumer, partitions: list[TopicPartition]) -> None:
-        """Taken from us (session timed out): too late to commit; the next owner redelivers."""
+    def _on_revoke(self, _consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions leave us (a rebalance) or were taken (``on_lost``). librdkafka itself
+        commits the stored offsets of revoked partitions (``enable.auto.commit``); nothing
+        here may block, least of all on a broker that is gone."""
         for partition in partitions:
             self._offsets.pop((partition.topic, partition.partition), None)
 
