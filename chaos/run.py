@@ -4,8 +4,9 @@ Starts a fresh stack on the test profile's ports (data and logs in ``.data/chaos
 ``CHAOS_DATA_DIR`` moves them), runs the load of :mod:`chaos.load` while
 :mod:`chaos.faults` kills processes and restarts the broker, stops the load, waits
 for the services to settle and audits their databases (:mod:`chaos.audit`). Prints
-the faults per kind, the load's figures and every violation; exits 1 on any violation,
-on a fault kind short of its target, or on a process that did not come back.
+the faults per kind, the load's figures and every violation (kept in ``report.txt``
+there too); exits 1 on any violation, on a fault kind short of its target, or on a
+process that did not come back.
 
 Settings the run changes, and why:
 - a reservation window of 8 s (``TEST_ORDER_EXPIRATION_SECONDS``), so that
@@ -41,8 +42,9 @@ from chaos.faults import KINDS, Fault, Injector
 from chaos.load import ERROR, Load, Shape
 from chaos.snapshot import Reader
 from devstack import infra, profiles, stack
-from devstack.profiles import ROOT, Profile
+from devstack.profiles import Profile
 from devstack.services import Service, existing, url
+from devstack.suites import chaos_report_file
 from devstack.supervisor import Child, RestartPolicy, StartupError, Supervisor, raise_on_signals
 
 REQUIRED = ("auth", "tickets", "orders", "payments", "expiration")
@@ -112,6 +114,7 @@ def chaos(*, short: bool) -> int:
         outcome.seconds["stack start"] = started
     except StartupError as error:
         sup.say(f"error: {error}\n{sup.tail()}")
+        _keep_report(f"The chaos stack did not start: {error}\nLogs: {profile.log_dir}\n")
         return 1
     except KeyboardInterrupt:
         sup.say("interrupted")
@@ -119,16 +122,23 @@ def chaos(*, short: bool) -> int:
     finally:
         sup.stop()
     outcome.seconds["total"] = time.monotonic() - began
-    print(report(outcome), flush=True)
-    if outcome.violations:
-        print(f"Logs: {profile.log_dir}", flush=True)
+    text = report(outcome) + (f"Logs: {profile.log_dir}\n" if outcome.violations else "")
+    print(text, flush=True)
+    _keep_report(text)
     return 1 if outcome.violations else 0
+
+
+def _keep_report(text: str) -> None:
+    """For ``make test``, which prints a failed run's report again after its table."""
+    path = chaos_report_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def _configure(plan: Plan) -> None:
     """The run's own data folder and the settings of the module's docstring; set before the
     profile is loaded and inherited by every service process."""
-    os.environ["TEST_DEVSTACK_DATA_DIR"] = os.environ.get("CHAOS_DATA_DIR") or str(ROOT / ".data" / "chaos")
+    os.environ["TEST_DEVSTACK_DATA_DIR"] = str(chaos_report_file().parent)
     os.environ.setdefault("TEST_ORDER_EXPIRATION_SECONDS", str(int(plan.shape.expiration_seconds)))
     os.environ.setdefault("PAYMENT_ATTEMPT_LEASE_SECONDS", "30")
     os.environ.setdefault("PAYMENTS_RECONCILE_INTERVAL_SECONDS", "5")

@@ -44,6 +44,7 @@ class Result:
     suite: str
     outcome: str
     seconds: float = 0.0
+    detail: str = ""  # printed after the table, where a CI log's tail still shows it
 
     @property
     def failed(self) -> bool:
@@ -121,7 +122,8 @@ def _run_all(
         else:
             env = _unit_env(suite, profile) if suite.needs_infra else dict(os.environ)
             results.append(_pytest(suite, [], cwd=suite.folder, env=env))
-    tail = sup.tail() if any(result.failed for result in results) else ""
+    # The chaos run has its own stack (and logs, named in its report).
+    tail = sup.tail() if any(result.failed and result.suite != CHAOS for result in results) else ""
     if tail:
         print("\nLast lines of the stack's logs:\n" + tail, flush=True)
 
@@ -134,9 +136,19 @@ def _chaos(suite: Suite) -> Result:
     print(f"\n===== {suite.name}: python -m devstack chaos --short", flush=True)
     started = time.monotonic()
     argv = [sys.executable, "-m", "devstack", CHAOS, "--short"]
+    report = chaos_report_file()
+    report.unlink(missing_ok=True)
     code = subprocess.run(argv, cwd=ROOT, stdin=subprocess.DEVNULL).returncode
     outcome = "passed" if code == 0 else f"failed (exit {code})"
-    return Result(suite.name, outcome, result.seconds + time.monotonic() - started)
+    detail = ""
+    if code != 0:
+        detail = report.read_text() if report.exists() else f"(no report: see {report.parent / 'logs'})\n"
+    return Result(suite.name, outcome, result.seconds + time.monotonic() - started, detail)
+
+
+def chaos_report_file() -> Path:
+    """Where the chaos run writes its report (and the suite reads it back for the summary)."""
+    return Path(os.environ.get("CHAOS_DATA_DIR") or ROOT / ".data" / "chaos") / "report.txt"
 
 
 def _unit_env(suite: Suite, profile: Profile) -> dict[str, str]:
@@ -158,4 +170,7 @@ def _print_table(results: list[Result]) -> None:
     print("\nsuite        seconds  result")
     for result in results:
         print(f"{result.suite:<12} {result.seconds:7.1f}  {result.outcome}")
+    for result in results:
+        if result.failed and result.detail:
+            print(f"\n===== {result.suite}, again:\n{result.detail}", end="")
     print(flush=True)

@@ -467,7 +467,8 @@ def ticket_replica_update(
     *, ticket_id: uuid.UUID, title: str, price: Decimal, version: int, **details: Any
 ) -> bool:
     """Apply version ``version`` of a ticket only over ``version - 1``, and cancel the unpaid
-    orders it shows were made at another price than the seller's.
+    orders it shows were made at another price than the seller's, or for a ticket its
+    seller has taken off sale.
 
     False for a stale or repeated version (which says nothing about the price now);
     ``RetryLater`` when it came early (the consumer runner retries it once the versions
@@ -476,9 +477,36 @@ def ticket_replica_update(
     with transaction.atomic():
         values = {"title": title, "price": price, **replica_details(**details)}
         applied = replica_apply(Ticket, pk=ticket_id, version=version, values=values)
-        if applied:
+        if applied and details.get("unlisted"):
+            _cancel_orders_holding_an_unlisted_ticket(ticket_id=ticket_id)
+        elif applied:
             _cancel_orders_at_another_price(ticket_id=ticket_id, price=price)
     return applied
+
+
+def _pending_orders_holding(ticket_id: uuid.UUID, *, unless_price: Decimal | None = None) -> list[Order]:
+    """The unpaid orders holding ``ticket_id`` (all, or those at another price than
+    ``unless_price``), locked in primary-key order."""
+    items = OrderItem.objects.filter(ticket_id=ticket_id, live=True, order__status__in=Order.PENDING)
+    ids = sorted({item.order_id for item in items if unless_price is None or item.price != unless_price})
+    return list(Order.objects.select_for_update().filter(pk__in=ids, status__in=Order.PENDING).order_by("pk"))
+
+
+def _cancel_orders_holding_an_unlisted_ticket(*, ticket_id: uuid.UUID) -> int:
+    """Nobody buys a ticket its seller took off sale.
+
+    The tickets service refuses to unlist a ticket it knows is held, but an order made
+    here a moment before the unlisting (its ``order.created`` still on the way) holds it
+    all the same: once the unlisting arrives, such an unpaid order is cancelled
+    (``unlisted``) in the same transaction, and payments refuses, or refunds, its payment.
+    A paid order stays: its sale came first, and the tickets service hands the ticket to
+    its buyer. Returns how many were cancelled.
+    """
+    orders = _pending_orders_holding(ticket_id)
+    for order in orders:
+        logger.warning("Order %s holds ticket %s, which its seller unlisted: cancelled", order.id, ticket_id)
+        _cancel(order, Order.CancelReason.UNLISTED)
+    return len(orders)
 
 
 def _cancel_orders_at_another_price(*, ticket_id: uuid.UUID, price: Decimal) -> int:
@@ -490,9 +518,7 @@ def _cancel_orders_at_another_price(*, ticket_id: uuid.UUID, price: Decimal) -> 
     ticket is freed and payments refuses, or refunds, its payment. Paid orders stay.
     Returns how many were cancelled.
     """
-    items = OrderItem.objects.filter(ticket_id=ticket_id, live=True, order__status__in=Order.PENDING)
-    stale_ids = sorted({item.order_id for item in items if item.price != price})
-    stale = list(Order.objects.select_for_update().filter(pk__in=stale_ids, status__in=Order.PENDING).order_by("pk"))
+    stale = _pending_orders_holding(ticket_id, unless_price=price)
     for order in stale:
         logger.warning("Order %s holds ticket %s at an old price; it now costs %s: cancelled", order.id,
                        ticket_id, price)

@@ -224,6 +224,23 @@ def test_a_new_price_of_one_ticket_cancels_the_cart_holding_it(buyer, outbox):
     assert live_orders_of(first) == live_orders_of(second) == []
 
 
+def test_unlisting_one_ticket_cancels_the_cart_holding_it_and_the_ticket_cannot_be_reserved(buyer, outbox):
+    first, second = TicketFactory(price=Decimal("20.00")), TicketFactory(price=Decimal("30.00"))
+    order_id = reserve_set(buyer, [first.id, second.id]).json()["id"]
+
+    services.ticket_replica_update(ticket_id=second.id, title=second.title, price=second.price, version=1,
+                                   unlisted=True)
+
+    order = Order.objects.get(pk=order_id)
+    assert (order.status, order.cancel_reason) == ("cancelled", "unlisted")
+    assert outbox("order.cancelled")[0]["data"]["tickets"] == [{"id": str(first.id)}, {"id": str(second.id)}]
+    assert live_orders_of(first) == live_orders_of(second) == []
+    assert reserve_set(buyer, [first.id]).status_code == 201
+    refused = reserve_set(buyer, [second.id])
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"] == f"Tickets cannot be reserved (not found: {second.id})"
+
+
 def test_open_orders_limit_counts_carts_not_tickets(buyer, settings):
     settings.MAX_OPEN_ORDERS_PER_USER = 1
     response = reserve_set(buyer, [TicketFactory().id, TicketFactory().id])

@@ -24,8 +24,8 @@ def ticket_data(ticket_id, version=0, title="Concert", price="20.00", **extra):
     return {"id": str(ticket_id), "title": title, "price": price, "user_id": SELLER_ID, "version": version, **extra}
 
 
-def updated_data(ticket_id, version, title="Concert", price="20.00", order_id=None):
-    return ticket_data(ticket_id, version, title, price, order_id=order_id)
+def updated_data(ticket_id, version, title="Concert", price="20.00", order_id=None, **extra):
+    return ticket_data(ticket_id, version, title, price, order_id=order_id, **extra)
 
 
 def assert_state(order: Order, status: str, version: int) -> None:
@@ -226,6 +226,62 @@ def test_a_cancelled_order_stays_as_it_was_cancelled(deliver, outbox):
     assert_state(order, "cancelled", 1)
     assert order.cancel_reason == "by_buyer"
     assert outbox() == []
+
+
+# -- ticket.updated: nobody buys a ticket its seller unlisted ------------------------------
+
+
+@pytest.mark.parametrize("status", [Order.Status.CREATED, Order.Status.AWAITING_PAYMENT])
+def test_an_unlisting_cancels_the_unpaid_order_that_crossed_it(deliver, outbox, status):
+    """The order was made here before the unlisting arrived; the tickets service, which had
+    already unlisted the ticket, could not refuse it. Before: the order could be paid."""
+    ticket = TicketFactory(version=0, price=Decimal("20.00"))
+    order = OrderFactory(ticket=ticket, status=status)
+
+    assert deliver("ticket.updated", updated_data(ticket.id, 1, unlisted=True)) is True
+
+    assert_state(order, "cancelled", 1)
+    assert order.cancel_reason == "unlisted"
+    assert outbox() == [
+        {
+            "type": "order.cancelled",
+            "aggregateid": str(order.id),
+            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(ticket.id)},
+                     "tickets": [{"id": str(ticket.id)}], "user_id": str(order.user_id), "reason": "unlisted"},
+        }
+    ]
+    ticket.refresh_from_db()
+    assert (ticket.unlisted, ticket.version) == (True, 1)
+    assert services.order_complete(order_id=order.id, amount=order.price) is False  # a payment racing it: refunded
+    assert_state(order, "cancelled", 1)
+
+
+def test_an_unlisting_leaves_paid_and_cancelled_orders_as_they_were(deliver, outbox):
+    """A paid order came first: the sale stands (the tickets service hands the ticket over)."""
+    ticket = TicketFactory(version=0, price=Decimal("20.00"))
+    paid = OrderFactory(ticket=ticket, status=Order.Status.COMPLETE, version=1)
+    gone = OrderFactory(ticket=TicketFactory(version=0), status=Order.Status.CANCELLED, cancel_reason="expired",
+                        version=1)
+
+    deliver("ticket.updated", updated_data(ticket.id, 1, unlisted=True))
+    deliver("ticket.updated", updated_data(gone.ticket_id, 1, unlisted=True))
+
+    assert_state(paid, "complete", 1)
+    assert_state(gone, "cancelled", 1)
+    assert (paid.cancel_reason, gone.cancel_reason) == ("", "expired")
+    assert outbox() == []
+
+
+def test_a_repeated_or_stale_unlisting_cancels_nothing_more(deliver, outbox):
+    ticket = TicketFactory(version=0, price=Decimal("20.00"))
+    order = OrderFactory(ticket=ticket)
+
+    deliver("ticket.updated", updated_data(ticket.id, 1, unlisted=True))
+    deliver("ticket.updated", updated_data(ticket.id, 1, unlisted=True))
+    deliver("ticket.updated", updated_data(ticket.id, 0, unlisted=True))
+
+    assert_state(order, "cancelled", 1)
+    assert [event["type"] for event in outbox()] == ["order.cancelled"]
 
 
 def test_a_stale_ticket_updated_cancels_nothing(deliver, outbox):

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.conftest import SELLER_ID, errors
-from tests.factories import TicketFactory
+from tests.factories import TicketFactory, order_created, order_ended
 from tickets import selectors
 from tickets.models import Ticket
 
@@ -298,3 +298,44 @@ def test_only_the_owner_unlists(authed_client, api_client, ticket):
 @pytest.mark.parametrize("ticket_id", [str(uuid.uuid4()), "nope"])
 def test_unlisting_an_unknown_ticket_is_404(seller, ticket_id):
     assert seller.delete(f"/api/tickets/{ticket_id}").status_code == 404
+
+
+# An order the orders service made just before it heard of the unlisting: its order.created
+# arrives after the ticket was unlisted here. The orders service cancels it if unpaid
+# (cancel_reason unlisted); if the buyer paid first, the sale stands.
+
+
+def test_an_order_that_crossed_the_unlisting_and_was_cancelled_leaves_the_ticket_unlisted(
+    seller, api_client, ticket, deliver, outbox
+):
+    assert seller.delete(f"/api/tickets/{ticket.id}").status_code == 204
+    order = order_created(ticket)
+
+    deliver("order.created", order)
+    deliver("order.cancelled", {**order_ended(ticket, order["id"]), "reason": "unlisted"})
+
+    ticket.refresh_from_db()
+    assert (ticket.order_id, ticket.sold_at, ticket.owner_id) == (None, None, None)
+    assert ticket.unlisted_at is not None
+    assert api_client.get(f"/api/tickets/{ticket.id}").status_code == 404
+    assert api_client.get("/api/tickets").json()["count"] == 0
+    assert [e["data"]["unlisted"] for e in outbox("ticket.updated")] == [True, True, True]
+
+
+def test_an_order_that_crossed_the_unlisting_and_was_paid_makes_the_ticket_its_buyers(
+    seller, authed_client, api_client, ticket, deliver, outbox
+):
+    """The buyer paid before the unlisting reached the orders service: the sale wins."""
+    assert seller.delete(f"/api/tickets/{ticket.id}").status_code == 204
+    order = order_created(ticket)
+
+    deliver("order.created", order)
+    deliver("order.completed", order_ended(ticket, order["id"], version=2))
+
+    ticket.refresh_from_db()
+    assert (str(ticket.order_id), str(ticket.owner_id), ticket.unlisted_at) == (order["id"], order["user_id"], None)
+    assert ticket.sold_at is not None
+    assert api_client.get(f"/api/tickets/{ticket.id}").json()["order_id"] == order["id"]
+    buyer = authed_client(user_id=order["user_id"], email="buyer@example.com")
+    assert [t["id"] for t in buyer.get("/api/tickets/owned").json()["results"]] == [str(ticket.id)]
+    assert outbox("ticket.updated")[-1]["data"]["unlisted"] is False

@@ -72,6 +72,11 @@ def test_a_complete_order_has_nothing_left_to_do(signed_in, api):
             "You pay nothing for it: a payment that went through is refunded.",
         ),
         ("operator", "Our support team cancelled this order. Any payment for it is refunded."),
+        (
+            "unlisted",
+            "This order was cancelled because the seller took a ticket off sale just as you reserved it. "
+            "You pay nothing for it: a payment that went through is refunded.",
+        ),
         (None, "This order was cancelled."),
         ("a_reason_from_the_future", "This order was cancelled."),
     ],

@@ -41,6 +41,10 @@ CANCEL_EXPLANATIONS = {
         "You pay nothing for it: a payment that went through is refunded."
     ),
     "operator": "Our support team cancelled this order. Any payment for it is refunded.",
+    "unlisted": (
+        "This order was cancelled because the seller took a ticket off sale just as you reserved it. "
+        "You pay nothing for it: a payment that went through is refunded."
+    ),
 }
 CANCELLED = "This order was cancelled."
 

@@ -196,8 +196,8 @@ class OrderCancelled(OrderCompleted):
     reason: str | None = Field(
         default=None,
         description=(
-            "Why: expired, by_buyer, price_changed or operator (an operator cancelled it, or refunded its "
-            "payment); more may come; absent in older events."
+            "Why: expired, by_buyer, price_changed, operator (an operator cancelled it, or refunded its "
+            "payment) or unlisted (its seller took a ticket off sale); more may come; absent in older events."
         ),
     )
 
