@@ -144,12 +144,6 @@ def _configure(plan: Plan) -> None:
     os.environ.setdefault("PAYMENTS_RECONCILE_INTERVAL_SECONDS", "5")
     # Buyers walk away from reservations on purpose: the per-user cap must not refuse them.
     os.environ.setdefault("MAX_OPEN_ORDERS_PER_USER", "1000")
-    # After a broker loss, tansu creates a topic a client asks for with 4 partitions, racing
-    # the services that create it with KAFKA_TOPIC_PARTITIONS; when the two differ, tansu may
-    # shrink a topic the consumers already saw with 4, and a librdkafka group does not follow
-    # a shrinking topic (it stopped consuming in 2 of 10 short runs). The same count as the
-    # broker's default leaves nothing to shrink. A real Kafka cluster never shrinks a topic.
-    os.environ.setdefault("KAFKA_TOPIC_PARTITIONS", "4")
 
 
 def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan, seed: int) -> Outcome:

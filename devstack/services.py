@@ -67,6 +67,12 @@ def base_env(profile: Profile, *, database: str, redis_db: int) -> dict[str, str
         "KAFKA_FETCH_WAIT_MAX_MS": "20",  # tansu answers idle fetches after this: lower burns CPU
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "KAFKA_MAX_POLL_INTERVAL_MS": "10000",
+        # tansu gives a topic a client's request auto-creates 4 partitions. After a broker lost
+        # its data (it keeps topics in memory; the supervisor restarts it empty), that race with
+        # the services' own creation could leave a topic with KAFKA_TOPIC_PARTITIONS, and tansu
+        # then shrinks a topic the consumers already saw with 4: a librdkafka group stops
+        # consuming it. The same count as the broker's leaves nothing to shrink.
+        "KAFKA_TOPIC_PARTITIONS": os.environ.get("KAFKA_TOPIC_PARTITIONS", "4"),
         "STRIPE_API_BASE": f"http://127.0.0.1:{profile.port('stripe')}",
         "STRIPE_SECRET_KEY": "sk_test_local",
         "STRIPE_WEBHOOK_SECRET": "whsec_local",
