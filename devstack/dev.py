@@ -62,7 +62,7 @@ def bench() -> int:
     if service is None:
         print(f"devstack: BENCH_SERVICE_DIR must name a built service that publishes events ({', '.join(relaying)})")
         return 2
-    # Orders must outlive the whole run (the test profile's window is 5 s): expirations firing
+    # Orders must outlive the whole run (the test profile's window is 12 s): expirations firing
     # in the middle of the flash sale would be measured as part of it.
     os.environ.setdefault("TEST_ORDER_EXPIRATION_SECONDS", "3600")
     # One bench buyer holds hundreds of unpaid orders at once (the latency run reserves 200 tickets).

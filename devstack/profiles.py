@@ -23,7 +23,7 @@ _DEFAULT_PORTS = {
 # WEB_WORKERS and WEB_THREADS size every service's gunicorn; the benchmark sets its own.
 _DEFAULT_SETTINGS = {
     "dev": {"ORDER_EXPIRATION_SECONDS": "900", "WEB_WORKERS": "1", "WEB_THREADS": "4"},
-    "test": {"ORDER_EXPIRATION_SECONDS": "5", "WEB_WORKERS": "1", "WEB_THREADS": "4"},
+    "test": {"ORDER_EXPIRATION_SECONDS": "12", "WEB_WORKERS": "1", "WEB_THREADS": "4"},
 }
 
 

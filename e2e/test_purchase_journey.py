@@ -1,4 +1,4 @@
-"""Paying and expiring through the running stack (make test runs it with a 5 s window)."""
+"""Paying and expiring through the running stack (make test runs it with a 12 s window)."""
 
 import time
 import uuid
@@ -37,7 +37,7 @@ def test_an_unpaid_reservation_expires_and_the_ticket_is_for_sale_again(
     new_user, listed, tickets_url, orders_url, expiration_seconds
 ):
     if expiration_seconds > 30:
-        pytest.skip("needs a short ORDER_EXPIRATION_SECONDS (make test sets 5)")
+        pytest.skip("needs a short ORDER_EXPIRATION_SECONDS (make test sets 12)")
     seller, ticket = listed
     buyer = new_user()
     order = reserve(buyer, orders_url, ticket["id"])
