@@ -160,6 +160,21 @@ def test_ticket_updated_with_its_order_id_keeps_the_replica_in_step(deliver):
 # -- ticket.updated: a buyer never pays another price than the seller set ---------------
 
 
+def assert_cancelled_for(order: Order, reason: str, outbox) -> None:
+    """The order (version 0, one ticket) is cancelled for ``reason``, and its ``order.cancelled`` written."""
+    assert_state(order, "cancelled", 1)
+    assert order.cancel_reason == reason
+    ticket = {"id": str(order.ticket_id)}
+    assert outbox() == [
+        {
+            "type": "order.cancelled",
+            "aggregateid": str(order.id),
+            "data": {"id": str(order.id), "version": 1, "ticket": ticket, "tickets": [ticket],
+                     "user_id": str(order.user_id), "reason": reason},
+        }
+    ]
+
+
 @pytest.mark.parametrize("status", [Order.Status.CREATED, Order.Status.AWAITING_PAYMENT])
 def test_a_new_price_cancels_the_unpaid_order_made_at_the_old_one(deliver, outbox, status):
     """The order was made from a replica that had not heard of the seller's edit yet."""
@@ -168,16 +183,7 @@ def test_a_new_price_cancels_the_unpaid_order_made_at_the_old_one(deliver, outbo
 
     assert deliver("ticket.updated", updated_data(ticket.id, 1, price="40.00")) is True
 
-    assert_state(order, "cancelled", 1)
-    assert order.cancel_reason == "price_changed"
-    assert outbox() == [
-        {
-            "type": "order.cancelled",
-            "aggregateid": str(order.id),
-            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(ticket.id)},
-                     "tickets": [{"id": str(ticket.id)}], "user_id": str(order.user_id), "reason": "price_changed"},
-        }
-    ]
+    assert_cancelled_for(order, "price_changed", outbox)
     ticket.refresh_from_db()
     assert (ticket.price, ticket.version) == (Decimal("40.00"), 1)
 
@@ -240,16 +246,7 @@ def test_an_unlisting_cancels_the_unpaid_order_that_crossed_it(deliver, outbox, 
 
     assert deliver("ticket.updated", updated_data(ticket.id, 1, unlisted=True)) is True
 
-    assert_state(order, "cancelled", 1)
-    assert order.cancel_reason == "unlisted"
-    assert outbox() == [
-        {
-            "type": "order.cancelled",
-            "aggregateid": str(order.id),
-            "data": {"id": str(order.id), "version": 1, "ticket": {"id": str(ticket.id)},
-                     "tickets": [{"id": str(ticket.id)}], "user_id": str(order.user_id), "reason": "unlisted"},
-        }
-    ]
+    assert_cancelled_for(order, "unlisted", outbox)
     ticket.refresh_from_db()
     assert (ticket.unlisted, ticket.version) == (True, 1)
     assert services.order_complete(order_id=order.id, amount=order.price) is False  # a payment racing it: refunded
