@@ -57,11 +57,15 @@ class Progress:
         self.label, self.total, self.step = label, total, step
         self.done = 0
         self.lock = threading.Lock()
-        progress(label, 0, total)
+        self.shown = total > 1  # one item is not worth a bar (the latency probe lists 100 tickets one by one)
+        if self.shown:
+            progress(label, 0, total)
 
     def add(self, n: int = 1) -> None:
         with self.lock:
             before, self.done = self.done, min(self.total, self.done + n)
+            if not self.shown:
+                return
             if self.done // self.step != before // self.step or self.done == self.total:
                 progress(self.label, self.done, self.total)
 

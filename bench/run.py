@@ -48,14 +48,6 @@ from ticketing_shared.events.outbox import record_event  # noqa: E402
 from ticketing_shared.events.relay import relay_outbox  # noqa: E402
 
 
-def progress(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / total)
-    print(f"\r  {label:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", flush=True)
-    if done >= total:
-        print()
-
-
 def producer_rate(count: int = 50_000) -> float:
     producer = Producer({**settings.KAFKA["COMMON"], **settings.KAFKA["PRODUCER"]})
     topic = f"bench.raw.{uuid.uuid4().hex[:6]}"
@@ -73,9 +65,9 @@ def producer_rate(count: int = 50_000) -> float:
                 producer.poll(0.05)
         if i % 5000 == 0:
             producer.poll(0)
-            progress("raw producer", i, count)
+            marketplace.progress("raw producer", i, count)
     producer.flush(30)
-    progress("raw producer", count, count)
+    marketplace.progress("raw producer", count, count)
     return count / (time.perf_counter() - start)
 
 
@@ -98,7 +90,7 @@ def relay_rate(count: int = 20_000) -> float:
     while published < count:
         published += relay_outbox()
         remaining = OutboxEvent.objects.filter(type=event_type, published_at__isnull=True).count()
-        progress("relay drain", count - remaining, count)
+        marketplace.progress("relay drain", count - remaining, count)
         if remaining == 0:
             break
     return count / (time.perf_counter() - start)
@@ -131,7 +123,7 @@ def commit_to_consumer_latency(samples: int = 200) -> list[float]:
         _receive(consumer, n, timeout=10)
         latencies.append((time.perf_counter() - committed) * 1000)
         if n % 10 == 0 or n == samples - 1:
-            progress("commit-to-consumer", n + 1, samples)
+            marketplace.progress("commit-to-consumer", n + 1, samples)
     consumer.close()
     return latencies
 

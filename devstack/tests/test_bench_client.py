@@ -131,3 +131,17 @@ def test_cpu_meter_counts_this_process_as_the_bench_client():
     spent = meter.stop()
 
     assert spent["bench client"] > 0
+
+
+def test_a_progress_bar_is_drawn_for_many_items_and_not_for_one(capsys):
+    from marketplace import Progress
+
+    single = Progress("listing probe tickets", 1)
+    single.add()
+    assert capsys.readouterr().out == ""  # the latency probe lists 100 tickets one at a time
+
+    bar = Progress("listing sale tickets", 4, step=2)
+    for _ in range(4):
+        bar.add()
+    drawn = capsys.readouterr().out
+    assert drawn.count("\r") == 3 and drawn.endswith("4/4\n")  # at 0, 2 and 4
