@@ -67,6 +67,7 @@ def make_celery_app(service_name: str) -> Celery:
             },
         },
         "prune-outbox": {"task": "events.prune_outbox", "schedule": 3600.0},
+        "prune-inbox": {"task": "events.prune_inbox", "schedule": 3600.0},
         **settings.CELERY_BEAT_SCHEDULE,
     }
     return app

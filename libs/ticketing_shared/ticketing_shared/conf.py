@@ -111,6 +111,25 @@ def trusted_proxies(*, dev: bool) -> list[str]:
     return networks
 
 
+def outbox_retention_hours() -> float:
+    return env.float("OUTBOX_RETENTION_HOURS", default=24 * 7)
+
+
+def inbox_retention_days() -> float:
+    """How long a consumer remembers the id of an event it applied (``events_processed``):
+    a redelivery within that time changes nothing, whatever its handler. It must outlast
+    the outbox's retention, or ``republish_events`` could send again events their consumers
+    have forgotten; the broker's own retention (seven days by default in Kafka) should fit
+    in it too."""
+    days = env.float("INBOX_RETENTION_DAYS", default=30.0)
+    if days * 24 <= outbox_retention_hours():
+        raise ImproperlyConfigured(
+            f"INBOX_RETENTION_DAYS ({days:g}) must be longer than OUTBOX_RETENTION_HOURS "
+            f"({outbox_retention_hours():g} hours): republish_events could send again events the inbox forgot"
+        )
+    return days
+
+
 def bench_apps() -> list[str]:
     """``BENCH_ENDPOINTS`` adds the benchmark's bare endpoint (``ticketing_shared.bench``);
     only a development or test stack may have it, so production refuses to start with it."""
@@ -232,7 +251,7 @@ def service_settings(
         "OUTBOX": {
             "BATCH_SIZE": env.int("OUTBOX_BATCH_SIZE", default=1000),
             "RELAY_INTERVAL_SECONDS": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=2.0),
-            "RETENTION_HOURS": env.float("OUTBOX_RETENTION_HOURS", default=24 * 7),
+            "RETENTION_HOURS": outbox_retention_hours(),
             "NUDGE_ON_COMMIT": env.bool("OUTBOX_NUDGE_ON_COMMIT", default=True),
         },
         # Where the consumer, worker and beat touch their liveness files (ticketing_shared.heartbeat):
@@ -247,6 +266,7 @@ def service_settings(
             "MAX_CONSECUTIVE_FAILURES": env.int("CONSUMER_MAX_CONSECUTIVE_FAILURES", default=10),
             # How often a consumer looks for parked events that are due (sooner when one applied).
             "PARKED_POLL_SECONDS": env.float("CONSUMER_PARKED_POLL_SECONDS", default=0.5),
+            "INBOX_RETENTION_DAYS": inbox_retention_days(),
         },
         # Admin sign-in with the auth service's staff accounts (the auth service overrides this).
         "AUTHENTICATION_BACKENDS": ["ticketing_shared.admin_sso.AuthServiceBackend"],

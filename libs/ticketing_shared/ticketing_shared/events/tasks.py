@@ -1,9 +1,10 @@
-"""The relay's Celery tasks: drain the outbox (on beat and when nudged after a commit), prune it."""
+"""The relay's Celery tasks: drain the outbox (on beat and when nudged after a commit), prune
+it; and prune the consumers' inbox."""
 
 from celery import shared_task
 from django.core.cache import cache
 
-from ticketing_shared.events import relay
+from ticketing_shared.events import inbox, relay
 
 # Set while a nudged relay task waits in the queue; the task clears it before it drains.
 NUDGE_PENDING_KEY = "events:relay-nudge-pending"
@@ -22,3 +23,8 @@ def relay_outbox() -> int:
 @shared_task(name="events.prune_outbox", ignore_result=True)
 def prune_outbox() -> int:
     return relay.prune_outbox()
+
+
+@shared_task(name="events.prune_inbox", ignore_result=True)
+def prune_inbox() -> int:
+    return inbox.prune_inbox()

@@ -1,0 +1,69 @@
+"""The inbox keeps applied event ids for INBOX_RETENTION_DAYS, then forgets them."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from celery import _state as celery_state
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.utils import timezone
+
+from ticketing_shared.celery_app import make_celery_app
+from ticketing_shared.conf import inbox_retention_days
+from ticketing_shared.events import inbox, tasks
+from ticketing_shared.events.models import ProcessedEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def applied(days_ago: float, count: int = 1) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(count)]
+    ProcessedEvent.objects.bulk_create(ProcessedEvent(event_id=i, type="widget.created") for i in ids)
+    ProcessedEvent.objects.filter(event_id__in=ids).update(processed_at=timezone.now() - timedelta(days=days_ago))
+    return ids
+
+
+def test_ids_past_the_retention_are_pruned_in_batches_and_recent_ones_kept(settings):
+    settings.CONSUMER = {**settings.CONSUMER, "INBOX_RETENTION_DAYS": 30}
+    old = applied(31, count=5)
+    kept = applied(29, count=2) + applied(0)
+
+    assert inbox.prune_inbox(batch_size=2) == 5  # three DELETEs: 2, 2, 1
+
+    assert set(ProcessedEvent.objects.values_list("event_id", flat=True)) == set(kept)
+    assert not ProcessedEvent.objects.filter(event_id__in=old).exists()
+    assert tasks.prune_inbox() == 0  # the beat's task: nothing left to forget
+
+
+def test_the_prune_finds_old_ids_through_the_brin_index():
+    applied(40, count=3)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned anyway
+        cursor.execute(
+            "EXPLAIN SELECT event_id FROM events_processed WHERE processed_at < %s LIMIT 10", [timezone.now()]
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "events_processed_at_brin" in plan, plan
+
+
+def test_every_service_worker_prunes_the_inbox_hourly():
+    previous = celery_state.get_current_app()
+    try:
+        app = make_celery_app("shared-test")
+    finally:
+        previous.set_current()
+
+    assert app.conf.beat_schedule["prune-inbox"] == {"task": "events.prune_inbox", "schedule": 3600.0}
+
+
+def test_a_retention_shorter_than_the_outboxs_is_refused(monkeypatch):
+    monkeypatch.setenv("OUTBOX_RETENTION_HOURS", "168")
+    monkeypatch.setenv("INBOX_RETENTION_DAYS", "7")
+    with pytest.raises(ImproperlyConfigured, match=r"INBOX_RETENTION_DAYS \(7\) must be longer than OUTBOX_RET"):
+        inbox_retention_days()
+
+    monkeypatch.setenv("INBOX_RETENTION_DAYS", "8")
+    assert inbox_retention_days() == 8.0
+    monkeypatch.delenv("INBOX_RETENTION_DAYS")
+    assert inbox_retention_days() == 30.0

@@ -1,0 +1,37 @@
+"""The inbox (``events_processed``): the ids of the events a service applied.
+
+The consumer runner inserts an event's id in the transaction that applies it, so a
+redelivery changes nothing. The ids are kept ``INBOX_RETENTION_DAYS`` (30), longer than
+anything can send an event again (the broker's retention, ``republish_events`` from the
+outbox), then pruned hourly by the worker, so the table does not grow for ever.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from ticketing_shared.events.models import ProcessedEvent
+
+PRUNE_BATCH = 10_000  # rows per DELETE: each is a short transaction next to the consumers' inserts
+
+
+def prune_inbox(*, older_than_days: float | None = None, batch_size: int = PRUNE_BATCH) -> int:
+    """Forget the events applied longer ago than the retention; returns how many."""
+    days = settings.CONSUMER["INBOX_RETENTION_DAYS"] if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    table = ProcessedEvent._meta.db_table
+    total = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE event_id IN "
+                f"(SELECT event_id FROM {table} WHERE processed_at < %s LIMIT %s)",
+                [cutoff, batch_size],
+            )
+            total += cursor.rowcount
+            if cursor.rowcount < batch_size:
+                return total
