@@ -42,9 +42,8 @@ from chaos.faults import KINDS, Fault, Injector
 from chaos.load import ERROR, Load, Shape
 from chaos.snapshot import Reader
 from devstack import infra, profiles, stack
-from devstack.profiles import Profile
+from devstack.profiles import Profile, chaos_report_file
 from devstack.services import Service, existing, url
-from devstack.suites import chaos_report_file
 from devstack.supervisor import Child, RestartPolicy, StartupError, Supervisor, raise_on_signals
 
 REQUIRED = ("auth", "tickets", "orders", "payments", "expiration")

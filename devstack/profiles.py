@@ -65,3 +65,9 @@ def load(name: str) -> Profile:
         for key, default in _DEFAULT_PORTS[name].items()
     }
     return Profile(name=name, ports=ports, fresh=name == "test", env_prefix=prefix)
+
+
+def chaos_report_file() -> Path:
+    """Where the chaos run (its own stack's data folder) writes its report, which ``make test``
+    prints again after its table when the run failed."""
+    return Path(os.environ.get("CHAOS_DATA_DIR") or ROOT / ".data" / "chaos") / "report.txt"

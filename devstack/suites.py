@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import profiles, stack, tools
-from devstack.profiles import ROOT, Profile
+from devstack.profiles import ROOT, Profile, chaos_report_file
 from devstack.services import SERVICES, Service, base_env, existing
 from devstack.supervisor import StartupError, Supervisor, raise_on_signals
 
@@ -144,11 +144,6 @@ def _chaos(suite: Suite) -> Result:
     if code != 0:
         detail = report.read_text() if report.exists() else f"(no report: see {report.parent / 'logs'})\n"
     return Result(suite.name, outcome, result.seconds + time.monotonic() - started, detail)
-
-
-def chaos_report_file() -> Path:
-    """Where the chaos run writes its report (and the suite reads it back for the summary)."""
-    return Path(os.environ.get("CHAOS_DATA_DIR") or ROOT / ".data" / "chaos") / "report.txt"
 
 
 def _unit_env(suite: Suite, profile: Profile) -> dict[str, str]:

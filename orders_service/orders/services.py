@@ -500,7 +500,7 @@ def _cancel_orders_holding_an_unlisted_ticket(*, ticket_id: uuid.UUID) -> int:
     all the same: once the unlisting arrives, such an unpaid order is cancelled
     (``unlisted``) in the same transaction, and payments refuses, or refunds, its payment.
     A paid order stays: its sale came first, and the tickets service hands the ticket to
-    its buyer. Returns how many were cancelled.
+    its buyer (it stays unlisted). Returns how many were cancelled.
     """
     orders = _pending_orders_holding(ticket_id)
     for order in orders:

@@ -325,7 +325,8 @@ def test_an_order_that_crossed_the_unlisting_and_was_cancelled_leaves_the_ticket
 def test_an_order_that_crossed_the_unlisting_and_was_paid_makes_the_ticket_its_buyers(
     seller, authed_client, api_client, ticket, deliver, outbox
 ):
-    """The buyer paid before the unlisting reached the orders service: the sale wins."""
+    """The buyer paid before the unlisting reached the orders service: the sale stands, and
+    the ticket stays unlisted, so an operator's refund does not put it on sale again."""
     assert seller.delete(f"/api/tickets/{ticket.id}").status_code == 204
     order = order_created(ticket)
 
@@ -333,9 +334,17 @@ def test_an_order_that_crossed_the_unlisting_and_was_paid_makes_the_ticket_its_b
     deliver("order.completed", order_ended(ticket, order["id"], version=2))
 
     ticket.refresh_from_db()
-    assert (str(ticket.order_id), str(ticket.owner_id), ticket.unlisted_at) == (order["id"], order["user_id"], None)
-    assert ticket.sold_at is not None
+    assert (str(ticket.order_id), str(ticket.owner_id)) == (order["id"], order["user_id"])
+    assert ticket.sold_at is not None and ticket.unlisted_at is not None
     assert api_client.get(f"/api/tickets/{ticket.id}").json()["order_id"] == order["id"]
+    assert [t["id"] for t in seller.get("/api/tickets/mine").json()["results"]] == [str(ticket.id)]
     buyer = authed_client(user_id=order["user_id"], email="buyer@example.com")
     assert [t["id"] for t in buyer.get("/api/tickets/owned").json()["results"]] == [str(ticket.id)]
-    assert outbox("ticket.updated")[-1]["data"]["unlisted"] is False
+    assert outbox("ticket.updated")[-1]["data"]["unlisted"] is True
+
+    deliver("order.cancelled", {**order_ended(ticket, order["id"], version=3), "reason": "operator"})  # refunded
+
+    ticket.refresh_from_db()
+    assert (ticket.order_id, ticket.sold_at, ticket.owner_id) == (None, None, None)
+    assert api_client.get(f"/api/tickets/{ticket.id}").status_code == 404
+    assert api_client.get("/api/tickets").json()["count"] == 0

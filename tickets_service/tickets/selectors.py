@@ -144,7 +144,8 @@ def ticket_list_owned(*, user_id: str, search: str | None = None) -> TicketQuery
 
 
 def ticket_get(*, ticket_id: str) -> Ticket | None:
-    """The listed ticket, or None for an unknown id, one that is not a UUID at all, or an unlisted one."""
+    """The listed ticket, or None for an unknown id, one that is not a UUID at all, or an unlisted
+    one (unless it was sold all the same)."""
     try:
         pk = uuid.UUID(str(ticket_id))
     except ValueError:

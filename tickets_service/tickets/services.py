@@ -140,22 +140,21 @@ def _set_hold(
     ticket is its buyer's (``owner_id``); a freed ticket is on sale again, even one that was
     sold (an operator refunded its order), and nobody's.
 
-    A sale undoes an unlisting that crossed it: the orders service reserved the ticket
-    before it heard of the unlisting, and the buyer paid before it did (an unpaid order
-    it cancels). The buyer owns what they paid for."""
+    An unlisted ticket can still be sold: the orders service reserved it before it heard
+    of the unlisting, and the buyer paid before it did (an unpaid order it cancels). The
+    sale stands, and the ticket stays unlisted: a refund never puts it on sale again."""
     ticket.order_id = order_id
     ticket.updated_at = timezone.now()
     if sold:
         ticket.sold_at = ticket.updated_at
         ticket.owner_id = owner_id
         if ticket.unlisted_at is not None:
-            logger.warning("Ticket %s, unlisted, was paid for by order %s before the orders service heard: "
-                           "sold, no longer unlisted", ticket.pk, order_id)
-            ticket.unlisted_at = None
+            logger.warning("Ticket %s, unlisted, was paid for by order %s before the orders service heard of "
+                           "the unlisting: the sale stands", ticket.pk, order_id)
     elif order_id is None:
         ticket.sold_at = None
         ticket.owner_id = None
-    ticket.save_versioned(update_fields=["order_id", "sold_at", "owner_id", "unlisted_at", "updated_at"])
+    ticket.save_versioned(update_fields=["order_id", "sold_at", "owner_id", "updated_at"])
     _publish_updated(ticket)
 
 

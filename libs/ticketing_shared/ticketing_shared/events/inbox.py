@@ -3,7 +3,8 @@
 The consumer runner inserts an event's id in the transaction that applies it, so a
 redelivery changes nothing. The ids are kept ``INBOX_RETENTION_DAYS`` (30), longer than
 anything can send an event again (the broker's retention, ``republish_events`` from the
-outbox), then pruned hourly by the worker, so the table does not grow for ever.
+outbox), then pruned hourly by the worker, oldest first, so the table does not grow for
+ever.
 """
 
 from __future__ import annotations
@@ -17,21 +18,27 @@ from django.utils import timezone
 from ticketing_shared.events.models import ProcessedEvent
 
 PRUNE_BATCH = 10_000  # rows per DELETE: each is a short transaction next to the consumers' inserts
+# A run forgets at most this many batches (a million ids), so the first run over a large
+# backlog does not hold a worker thread for long; the next hourly run goes on.
+PRUNE_MAX_BATCHES = 100
+PRUNE_SQL = (
+    "DELETE FROM {table} WHERE event_id IN "
+    "(SELECT event_id FROM {table} WHERE processed_at < %s ORDER BY processed_at LIMIT %s)"
+)
 
 
-def prune_inbox(*, older_than_days: float | None = None, batch_size: int = PRUNE_BATCH) -> int:
-    """Forget the events applied longer ago than the retention; returns how many."""
+def prune_inbox(
+    *, older_than_days: float | None = None, batch_size: int = PRUNE_BATCH, max_batches: int = PRUNE_MAX_BATCHES
+) -> int:
+    """Forget the events applied longer ago than the retention, oldest first; returns how many."""
     days = settings.CONSUMER["INBOX_RETENTION_DAYS"] if older_than_days is None else older_than_days
     cutoff = timezone.now() - timedelta(days=days)
-    table = ProcessedEvent._meta.db_table
+    sql = PRUNE_SQL.format(table=ProcessedEvent._meta.db_table)
     total = 0
-    while True:
+    for _ in range(max_batches):
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE event_id IN "
-                f"(SELECT event_id FROM {table} WHERE processed_at < %s LIMIT %s)",
-                [cutoff, batch_size],
-            )
+            cursor.execute(sql, [cutoff, batch_size])
             total += cursor.rowcount
             if cursor.rowcount < batch_size:
-                return total
+                break
+    return total

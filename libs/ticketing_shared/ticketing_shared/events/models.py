@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib.postgres.indexes import BrinIndex
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -54,9 +53,9 @@ class ProcessedEvent(models.Model):
     class Meta:
         db_table = "events_processed"
         ordering = ["-processed_at"]
-        # Rows arrive in time order, so a BRIN index finds the old ones to prune for almost
-        # nothing on each insert (ticketing_shared.events.inbox).
-        indexes = [BrinIndex(fields=["processed_at"], name="events_processed_at_brin")]
+        # The prune finds the oldest ids through it (ticketing_shared.events.inbox). Not BRIN:
+        # pages the prune empties are filled again by new rows, and a BRIN range only widens.
+        indexes = [models.Index(fields=["processed_at"], name="events_processed_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
