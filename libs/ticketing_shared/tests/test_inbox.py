@@ -12,14 +12,14 @@ from django.utils import timezone
 from ticketing_shared.celery_app import make_celery_app
 from ticketing_shared.conf import inbox_retention_days
 from ticketing_shared.events import inbox, tasks
-from ticketing_shared.events.models import ProcessedEvent
+from ticketing_shared.events.models import ProcessedEvent, PrunedEventCount
 
 pytestmark = pytest.mark.django_db
 
 
-def applied(days_ago: float, count: int = 1) -> list[uuid.UUID]:
+def applied(days_ago: float, count: int = 1, event_type: str = "widget.created") -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in range(count)]
-    ProcessedEvent.objects.bulk_create(ProcessedEvent(event_id=i, type="widget.created") for i in ids)
+    ProcessedEvent.objects.bulk_create(ProcessedEvent(event_id=i, type=event_type) for i in ids)
     ProcessedEvent.objects.filter(event_id__in=ids).update(processed_at=timezone.now() - timedelta(days=days_ago))
     return ids
 
@@ -52,7 +52,8 @@ def test_the_prune_walks_the_processed_at_index_not_the_table():
     applied(40, count=3)
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned anyway
-        cursor.execute("EXPLAIN " + inbox.PRUNE_SQL.format(table="events_processed"), [timezone.now(), 10])
+        sql = inbox.PRUNE_SQL.format(table="events_processed", pruned="events_inbox_pruned")
+        cursor.execute("EXPLAIN " + sql, [timezone.now(), 10])  # planned, not run
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Index Scan using events_processed_at_idx" in plan, plan
 
@@ -77,3 +78,29 @@ def test_a_retention_shorter_than_the_outboxs_is_refused(monkeypatch):
     assert inbox_retention_days() == 8.0
     monkeypatch.delenv("INBOX_RETENTION_DAYS")
     assert inbox_retention_days() == 30.0
+
+
+def test_the_consumed_counter_never_goes_down_when_ids_are_pruned(client, settings):
+    """``events_consumed_total`` is a counter (dashboards take its rate): the pruned ids are
+    counted per type and added to the ids still held."""
+    settings.CONSUMER = {**settings.CONSUMER, "INBOX_RETENTION_DAYS": 30}
+    applied(40, count=3)
+    applied(35, count=2, event_type="widget.updated")
+    applied(1, count=4)
+
+    def consumed() -> dict[str, str]:
+        lines = client.get("/metrics").content.decode().splitlines()
+        counters = [line for line in lines if line.startswith("events_consumed_total{")]
+        return {line.split('"')[1]: line.rsplit(" ", 1)[1] for line in counters}
+
+    before = consumed()
+    assert before == {"widget.created": "7.0", "widget.updated": "2.0"}
+
+    assert inbox.prune_inbox(batch_size=2) == 5
+    assert dict(PrunedEventCount.objects.values_list("type", "count")) == {"widget.created": 3, "widget.updated": 2}
+    assert consumed() == before
+
+    applied(50)  # one more forgotten later adds to its type's total
+    assert inbox.prune_inbox() == 1
+    assert PrunedEventCount.objects.get(type="widget.created").count == 4
+    assert consumed() == {"widget.created": "8.0", "widget.updated": "2.0"}

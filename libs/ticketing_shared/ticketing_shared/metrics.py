@@ -77,7 +77,8 @@ class EventFlowCollector(Collector):
     """The outbox, the inbox, parked events and dead letters of this service, as scraped gauges."""
 
     def collect(self) -> Iterator[Metric]:
-        from ticketing_shared.events.models import DeadLetter, OutboxEvent, ParkedEvent, ProcessedEvent
+        from ticketing_shared.events.inbox import consumed_per_type_sql
+        from ticketing_shared.events.models import DeadLetter, OutboxEvent, ParkedEvent
 
         try:
             with connection.cursor() as cursor:
@@ -86,7 +87,7 @@ class EventFlowCollector(Collector):
                     f"FROM {OutboxEvent._meta.db_table} WHERE published_at IS NULL"
                 )
                 pending, oldest_age = cursor.fetchone()
-                cursor.execute(f"SELECT type, count(*) FROM {ProcessedEvent._meta.db_table} GROUP BY type")
+                cursor.execute(consumed_per_type_sql())
                 processed = cursor.fetchall()
                 cursor.execute(
                     f"SELECT event_type, status, count(*) FROM {DeadLetter._meta.db_table} GROUP BY event_type, status"
@@ -106,7 +107,7 @@ class EventFlowCollector(Collector):
         )
         applied = CounterMetricFamily("events_consumed", "Events applied by this service.", labels=["type"])
         for event_type, count in processed:
-            applied.add_metric([event_type], count)
+            applied.add_metric([event_type], float(count))
         yield applied
         letters = GaugeMetricFamily("dead_letters", "Events that failed for good, by state.", labels=["type", "status"])
         for event_type, status, count in dead:

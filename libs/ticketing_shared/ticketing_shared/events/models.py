@@ -61,6 +61,20 @@ class ProcessedEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
+class PrunedEventCount(models.Model):
+    """How many applied events of a type the inbox has forgotten (``ticketing_shared.events.inbox``):
+    ``events_consumed_total`` adds them to the ids it still holds, so the counter never goes down."""
+
+    type = models.CharField(max_length=100, primary_key=True)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "events_inbox_pruned"
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.count} pruned"
+
+
 class DeadLetter(models.Model):
     """A message the consumer could not apply; kept until an operator acts on it."""
 
