@@ -76,6 +76,7 @@ class Outcome:
     verdict: Verdict
     crashed: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
+    lag: list[str] = field(default_factory=list)  # read only when the audit did not agree
 
     @property
     def violations(self) -> list[Violation]:
@@ -179,8 +180,41 @@ def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan,
     under_load = time.monotonic() - began
     reader = Reader(dsn, f"http://127.0.0.1:{profile.port('stripe')}")
     verdict = settle(reader, timeout=plan.settle_timeout, say=say)
+    lag = consumer_lag(urls, services) if verdict.violations else []
     return Outcome(plan, seed, list(injector.faults), load.stats.snapshot(), verdict, sup.crashed(),
-                   {"under load": under_load, "settling": verdict.waited})
+                   {"under load": under_load, "settling": verdict.waited}, lag)
+
+
+def consumer_lag(urls: dict[str, str], services: list[Service]) -> list[str]:
+    """Each consumer group's committed offsets behind the log, as its service's ``/metrics``
+    says (``consumer_lag_messages``): whether a consumer that stopped applying events still
+    had them to read, and on which partitions."""
+    lines = []
+    for service in services:
+        if not (service.backend and service.name in urls):
+            continue
+        try:
+            with urllib.request.urlopen(f"{urls[service.name]}/metrics", timeout=10) as response:
+                text = response.read().decode()
+        except (urllib.error.URLError, OSError) as exc:
+            lines.append(f"{service.name}: /metrics did not answer ({exc})")
+            continue
+        lines += [f"{service.name}: {entry}" for entry in lagging_partitions(text)]
+    return lines
+
+
+def lagging_partitions(metrics: str) -> list[str]:
+    """``order.created [2]: 3 behind`` for each non-zero ``consumer_lag_messages`` sample."""
+    found = []
+    for line in metrics.splitlines():
+        if not line.startswith("consumer_lag_messages{"):
+            continue
+        labels, value = line.rsplit(" ", 1)
+        if float(value) > 0:
+            parsed = dict(part.split("=", 1) for part in labels[labels.index("{") + 1:-1].split(","))
+            found.append(f"{parsed['topic'].strip(chr(34))} [{parsed['partition'].strip(chr(34))}]: "
+                         f"{float(value):.0f} behind")
+    return found
 
 
 def _dsn(profile: Profile, database: str) -> str:
@@ -234,6 +268,9 @@ def report(outcome: Outcome) -> str:
     lines += _fault_table(outcome)
     lines += ["", *_load_figures(outcome)]
     lines += ["", *_dead_letters(outcome.verdict.snapshot)]
+    if outcome.verdict.violations:
+        lines += ["", "Consumer groups behind the log at the end (committed offsets, from each /metrics):"]
+        lines += [f"  {entry}" for entry in outcome.lag] or ["  none"]
     if outcome.crashed:
         lines += ["", "Exited on their own (and were restarted): " + ", ".join(outcome.crashed)]
     violations = outcome.violations

@@ -42,7 +42,7 @@ from ticketing_shared import heartbeat, requestid
 from ticketing_shared.events import registry
 from ticketing_shared.events.kafka import ensure_topics, get_admin, get_producer, new_consumer, producer_failed
 from ticketing_shared.events.models import DeadLetter, ParkedEvent, ProcessedEvent
-from ticketing_shared.events.offsets import LogEndGuard
+from ticketing_shared.events.offsets import LogEndGuard, describe
 from ticketing_shared.events.registry import Event, Handler, PoisonMessage, RetryLater, handler_for
 
 logger = logging.getLogger(__name__)
@@ -522,6 +522,7 @@ class ConsumerRunner:
         """Partitions leave us (a rebalance) or were taken (``on_lost``). librdkafka itself
         commits the stored offsets of revoked partitions (``enable.auto.commit``); nothing
         here may block, least of all on a broker that is gone."""
+        logger.info("Revoked %s", describe(partitions))
         for partition in partitions:
             self._offsets.pop((partition.topic, partition.partition), None)
 

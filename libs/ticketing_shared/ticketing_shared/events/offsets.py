@@ -38,6 +38,7 @@ class LogEndGuard:
 
     def on_assign(self, partitions: list[TopicPartition]) -> None:
         """The subscription's ``on_assign``: remember where each partition starts."""
+        logger.info("Assigned %s", describe(partitions))
         try:
             committed = self.consumer.committed(partitions, timeout=5)
         except KafkaException:
@@ -95,3 +96,11 @@ class LogEndGuard:
                            "reading it again from the beginning", *where, offset, end)
             self._starts[where] = -1
             self.resets += 1
+
+
+def describe(partitions: list[TopicPartition]) -> str:
+    """``order.created [0, 1, 2, 3], order.updated [1]``: which partitions, in a log line."""
+    by_topic: dict[str, list[int]] = {}
+    for partition in partitions:
+        by_topic.setdefault(partition.topic, []).append(partition.partition)
+    return ", ".join(f"{topic} {sorted(numbers)}" for topic, numbers in sorted(by_topic.items())) or "nothing"

@@ -1,4 +1,9 @@
-"""Put pending dead letters back through their handlers (the admin's "replay", in bulk)."""
+"""Put pending dead letters back through their handlers (the admin's "replay", in bulk).
+
+Oldest first, in passes: letters of one aggregate were not necessarily dead-lettered in the
+order of their versions (two early events run out of time in whatever order the sweeps meet
+them), so a letter that cannot apply yet (its predecessor is a letter further down) is tried
+again in the next pass, as long as the pass before applied something."""
 
 from __future__ import annotations
 
@@ -22,15 +27,23 @@ class Command(BaseCommand):
             letters = letters.filter(event_type__in=types)
         if ids:
             letters = letters.filter(id__in=ids)
-        applied = skipped = failed = 0
-        for letter in tqdm(list(letters), unit="letter", desc="replaying", file=self.stderr._out):
-            try:
-                if replay_dead_letter(letter):
-                    applied += 1
-                else:
-                    skipped += 1
-            except Exception as exc:  # reported and left pending for another try
-                failed += 1
-                self.stderr.write(f"dead letter {letter.id} ({letter.event_type}) failed again: {exc}")
+        applied = skipped = 0
+        pending, failures = list(letters), []
+        while pending:
+            failures = []
+            for letter in tqdm(pending, unit="letter", desc="replaying", file=self.stderr._out):
+                try:
+                    if replay_dead_letter(letter):
+                        applied += 1
+                    else:
+                        skipped += 1
+                except Exception as exc:  # left pending: tried again in the next pass, if there is one
+                    failures.append((letter, exc))
+            if len(failures) == len(pending):
+                break  # nothing moved: another pass would fail the same way
+            pending = [letter for letter, _ in failures]
+        for letter, exc in failures:
+            self.stderr.write(f"dead letter {letter.id} ({letter.event_type}) failed again: {exc}")
+        failed = len(failures)
         summary = f"{applied} applied, {skipped} already applied, {failed} failed (still pending)"
         self.stdout.write(self.style.SUCCESS(summary) if not failed else self.style.WARNING(summary))
