@@ -239,24 +239,31 @@ def test_a_parked_event_applies_after_a_rebalance(topics, run_consumer):
     assert ParkedEvent.objects.count() == 0
 
 
+def replay_all(topic: str) -> tuple[io.StringIO, io.StringIO]:
+    """``replay_dead_letters`` with the widget update handler registered for ``topic``."""
+    from ticketing_shared.events import registry
+
+    out, err = io.StringIO(), io.StringIO()
+    registry._handlers[topic] = widget_updated
+    try:
+        call_command("replay_dead_letters", stdout=out, stderr=err)
+    finally:
+        del registry._handlers[topic]
+    return out, err
+
+
 def test_a_bulk_replay_applies_letters_dead_lettered_out_of_version_order(topics):
     """Two early events of one widget can run out of time in either order; the replay
     still ends at the newest version. Before: letters were tried once in row order, v2
     failed (v1 not there yet), and the widget stayed at v1."""
-    from ticketing_shared.events import registry
-
     widget_id = uuid.uuid4()
     for version in (2, 1):  # dead-lettered newest first
         DeadLetter.objects.create(topic=topics["updated"], partition=0, offset=version, key=str(widget_id),
                                   value=envelope(topics["updated"], widget(widget_id, version, f"v{version}")),
                                   event_type=topics["updated"], error="early", fingerprint=f"early:{version}")
     Widget.objects.create(id=widget_id, name="v0", version=0)
-    registry._handlers[topics["updated"]] = widget_updated
-    try:
-        out, err = io.StringIO(), io.StringIO()
-        call_command("replay_dead_letters", stdout=out, stderr=err)
-    finally:
-        del registry._handlers[topics["updated"]]
+
+    out, _err = replay_all(topics["updated"])
 
     assert Widget.objects.get(id=widget_id).name == "v2"
     assert set(DeadLetter.objects.values_list("status", flat=True)) == {DeadLetter.Status.REPLAYED}
@@ -264,18 +271,12 @@ def test_a_bulk_replay_applies_letters_dead_lettered_out_of_version_order(topics
 
 
 def test_a_bulk_replay_stops_when_a_pass_applies_nothing_and_reports_what_failed(topics):
-    from ticketing_shared.events import registry
-
     widget_id = uuid.uuid4()  # no v0 and no v1: v2 can never apply
     DeadLetter.objects.create(topic=topics["updated"], partition=0, offset=2, key=str(widget_id),
                               value=envelope(topics["updated"], widget(widget_id, 2, "v2")),
                               event_type=topics["updated"], error="early", fingerprint="early:2")
-    registry._handlers[topics["updated"]] = widget_updated
-    try:
-        out, err = io.StringIO(), io.StringIO()
-        call_command("replay_dead_letters", stdout=out, stderr=err)
-    finally:
-        del registry._handlers[topics["updated"]]
+
+    out, err = replay_all(topics["updated"])
 
     assert DeadLetter.objects.get().status == DeadLetter.Status.PENDING
     assert "0 applied, 0 already applied, 1 failed (still pending)" in out.getvalue()
