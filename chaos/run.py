@@ -15,6 +15,8 @@ Settings the run changes, and why:
   (``PAYMENT_ATTEMPT_LEASE_SECONDS``, ``PAYMENTS_RECONCILE_INTERVAL_SECONDS``): a
   payments web process killed mid-charge leaves an attempt only the sweep settles,
   after its lease; the defaults (90 s, 30 s) would make the audit wait minutes;
+- a consumer whose group membership stays unsettled 30 s with the broker up gives up and
+  is restarted (``CONSUMER_REJOIN_TIMEOUT_SECONDS``; 60 s by default);
 - restarts after 0.5 s, doubling to at most 2 s (the supervisor's default backs off to
   30 s like Kubernetes, which would spend the run waiting rather than recovering).
 After each broker restart the runbook queues the lost events with ``republish_events
@@ -144,6 +146,9 @@ def _configure(plan: Plan) -> None:
     os.environ.setdefault("PAYMENTS_RECONCILE_INTERVAL_SECONDS", "5")
     # Buyers walk away from reservations on purpose: the per-user cap must not refuse them.
     os.environ.setdefault("MAX_OPEN_ORDERS_PER_USER", "1000")
+    # A consumer whose rejoin never completes gives up sooner than the default 60 s, well
+    # inside the audit's settling time (ticketing_shared.events.membership).
+    os.environ.setdefault("CONSUMER_REJOIN_TIMEOUT_SECONDS", "30")
 
 
 def _run(sup: Supervisor, profile: Profile, services: list[Service], plan: Plan, seed: int) -> Outcome:

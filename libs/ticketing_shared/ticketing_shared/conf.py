@@ -267,6 +267,9 @@ def service_settings(
             # How often a consumer looks for parked events that are due (sooner when one applied).
             "PARKED_POLL_SECONDS": env.float("CONSUMER_PARKED_POLL_SECONDS", default=0.5),
             "INBOX_RETENTION_DAYS": inbox_retention_days(),
+            # A consumer whose group membership stays unsettled this long gives up, so that its
+            # supervisor starts a fresh one (ticketing_shared.events.membership); 0: never.
+            "REJOIN_TIMEOUT_SECONDS": env.float("CONSUMER_REJOIN_TIMEOUT_SECONDS", default=60.0),
         },
         # Admin sign-in with the auth service's staff accounts (the auth service overrides this).
         "AUTHENTICATION_BACKENDS": ["ticketing_shared.admin_sso.AuthServiceBackend"],
@@ -404,6 +407,8 @@ def kafka_settings(*, debug: bool) -> dict[str, Any]:
             "session.timeout.ms": env.int("KAFKA_SESSION_TIMEOUT_MS", default=45000),
             "max.poll.interval.ms": env.int("KAFKA_MAX_POLL_INTERVAL_MS", default=300000),
             "topic.metadata.refresh.interval.ms": env.int("KAFKA_METADATA_REFRESH_MS", default=5000),
+            # How often librdkafka reports the group membership the runner watches.
+            "statistics.interval.ms": env.int("KAFKA_STATISTICS_INTERVAL_MS", default=5000),
         },
         "FLUSH_TIMEOUT_SECONDS": env.float("KAFKA_FLUSH_TIMEOUT_SECONDS", default=20.0),
         # Partitions of the topics the relay creates (one per event type): the most consumers

@@ -41,6 +41,7 @@ from django.utils import timezone
 from ticketing_shared import heartbeat, requestid
 from ticketing_shared.events import registry
 from ticketing_shared.events.kafka import ensure_topics, get_admin, get_producer, new_consumer, producer_failed
+from ticketing_shared.events.membership import GroupWatch
 from ticketing_shared.events.models import DeadLetter, ParkedEvent, ProcessedEvent
 from ticketing_shared.events.offsets import LogEndGuard, describe
 from ticketing_shared.events.registry import Event, Handler, PoisonMessage, RetryLater, handler_for
@@ -404,7 +405,8 @@ class ConsumerRunner:
         if not topics:
             raise RuntimeError("No event handlers registered: nothing to consume")
         ensure_topics([*topics, self.dlq_topic])
-        self.consumer = new_consumer(**{"group.id": self.group_id})
+        watch = GroupWatch()
+        self.consumer = new_consumer(**{"group.id": self.group_id, "stats_cb": watch.on_stats})
         guard = LogEndGuard(self.consumer, get_admin())
         self.consumer.subscribe(topics, on_assign=lambda _consumer, partitions: guard.on_assign(partitions),
                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
@@ -413,6 +415,7 @@ class ConsumerRunner:
             while not self._stopping and not (until and until()):
                 heartbeat.touch("consumer")
                 guard.check()
+                self._check_membership(watch)
                 self._sweep_parked()
                 message = self.consumer.poll(self.poll_timeout)
                 if message is None:
@@ -423,6 +426,14 @@ class ConsumerRunner:
                 self._handle(message)
         finally:
             self._close()
+
+    def _check_membership(self, watch: GroupWatch) -> None:
+        timeout = self.options["REJOIN_TIMEOUT_SECONDS"]
+        unsettled = watch.unsettled_for()
+        if timeout > 0 and unsettled > timeout:
+            state, join_state, _ = watch.state or ("?", "?", 0)
+            raise ConsumerGaveUp(f"the group membership has not settled for {unsettled:.0f} s (state {state}, "
+                                 f"join state {join_state}): a fresh consumer joins anew")
 
     def _close(self) -> None:
         if self.consumer is None:
