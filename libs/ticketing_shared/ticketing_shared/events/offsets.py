@@ -39,11 +39,8 @@ class LogEndGuard:
     def on_assign(self, partitions: list[TopicPartition]) -> None:
         """The subscription's ``on_assign``: remember where each partition starts."""
         logger.info("Assigned %s", describe(partitions))
-        try:
-            committed = self.consumer.committed(partitions, timeout=5)
-        except KafkaException:
-            committed = []
-        self._starts = {(p.topic, p.partition): p.offset for p in committed}
+        self._starts = {}
+        self._read_starts(partitions, timeout=5)
         self._next_check = 0.0
         renewed = self._recreated({p.topic for p in partitions})
         if not renewed:
@@ -56,6 +53,18 @@ class LogEndGuard:
                 self._starts[(partition.topic, partition.partition)] = -1
         self.consumer.assign(partitions)  # explicit offsets instead of the committed ones
         self.resets += 1
+
+    def _read_starts(self, partitions: list[TopicPartition], *, timeout: float) -> None:
+        """Remember the committed offsets of ``partitions``: where a partition that has not
+        delivered anything yet reads from. Without them, a position past the log's end could
+        not be told from one inside it."""
+        try:
+            committed = self.consumer.committed(partitions, timeout=timeout)
+        except KafkaException as exc:
+            logger.warning("Could not read the committed offsets of %s (asked again in a second): %s",
+                           describe(partitions), exc)
+            return
+        self._starts.update({(p.topic, p.partition): p.offset for p in committed})
 
     def _recreated(self, topics: set[str]) -> set[str]:
         try:
@@ -77,7 +86,11 @@ class LogEndGuard:
         assignment = self.consumer.assignment()
         if not assignment:
             return
-        for position in self.consumer.position(assignment):
+        positions = self.consumer.position(assignment)
+        unknown = [p for p in positions if p.offset < 0 and (p.topic, p.partition) not in self._starts]
+        if unknown:  # the broker did not answer at assignment (just back from a loss?): ask again
+            self._read_starts(unknown, timeout=2)
+        for position in positions:
             where = (position.topic, position.partition)
             offset = position.offset if position.offset >= 0 else self._starts.get(where, -1)
             if offset < 0:
