@@ -41,7 +41,7 @@ from django.utils import timezone
 from ticketing_shared import heartbeat, requestid
 from ticketing_shared.events import registry
 from ticketing_shared.events.kafka import ensure_topics, get_admin, get_producer, new_consumer, producer_failed
-from ticketing_shared.events.membership import GroupWatch
+from ticketing_shared.events.membership import AssignmentWatch, GroupWatch
 from ticketing_shared.events.models import DeadLetter, ParkedEvent, ProcessedEvent
 from ticketing_shared.events.offsets import LogEndGuard, describe
 from ticketing_shared.events.registry import Event, Handler, PoisonMessage, RetryLater, handler_for
@@ -408,13 +408,27 @@ class ConsumerRunner:
         watch = GroupWatch()
         self.consumer = new_consumer(**{"group.id": self.group_id, "stats_cb": watch.on_stats})
         guard = LogEndGuard(self.consumer, get_admin())
-        self.consumer.subscribe(topics, on_assign=lambda _consumer, partitions: guard.on_assign(partitions),
-                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        assignment = AssignmentWatch(self.consumer, topics, resubscribe=lambda: subscribe(),
+                                     grace=self._assignment_grace())
+
+        def on_assign(_consumer, partitions: list[TopicPartition]) -> None:
+            guard.on_assign(partitions)
+            assignment.on_assign(partitions)
+
+        def on_revoke(consumer, partitions: list[TopicPartition]) -> None:
+            assignment.on_revoke(partitions)
+            self._on_revoke(consumer, partitions)
+
+        def subscribe() -> None:
+            self.consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+
+        subscribe()
         logger.info("Consuming %s as group %s", ", ".join(topics), self.group_id)
         try:
             while not self._stopping and not (until and until()):
                 heartbeat.touch("consumer")
                 guard.check()
+                assignment.check()
                 self._check_membership(watch)
                 self._sweep_parked()
                 message = self.consumer.poll(self.poll_timeout)
@@ -426,6 +440,13 @@ class ConsumerRunner:
                 self._handle(message)
         finally:
             self._close()
+
+    @staticmethod
+    def _assignment_grace() -> float:
+        """How long a subscribed topic may be left out of the assignment before we rejoin:
+        librdkafka itself notices a new topic within a metadata refresh or two."""
+        refresh_ms = settings.KAFKA["CONSUMER"].get("topic.metadata.refresh.interval.ms", 300000)
+        return max(20.0, 3 * refresh_ms / 1000)
 
     def _check_membership(self, watch: GroupWatch) -> None:
         timeout = self.options["REJOIN_TIMEOUT_SECONDS"]
