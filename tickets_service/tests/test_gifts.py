@@ -12,7 +12,7 @@ from tests.factories import TicketFactory
 from ticketing_shared.errors import NotFound
 from ticketing_shared.mail import human_datetime
 from tickets import gifts
-from tickets.gifts import Gift, GiftEmail
+from tickets.gifts import GIFT_NOT_FOUND, Gift, GiftEmail
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +123,16 @@ def test_unknown_expired_and_revoked_codes_are_404(owner, friend, bought, api_cl
     assert owner.delete(f"/api/tickets/gifts/{code}").status_code == 204
     assert claim(friend, code).status_code == 404
     assert str(Ticket.objects.get(pk=bought.pk).owner_id) == OWNER
+
+
+@pytest.mark.parametrize("code", ["%00", "a%00b", "x" * 65, "%C3%A9t%C3%A9", "a.b"])
+def test_a_code_that_cannot_be_one_is_unknown(owner, friend, bought, code):
+    """Not a 500 from the database (it refuses NUL in text): a 404 in the error shape."""
+    gift(owner, bought)
+    for response in (claim(friend, code), owner.delete(f"/api/tickets/gifts/{code}")):
+        assert response.status_code == 404
+        assert response.json() == {"errors": [{"message": GIFT_NOT_FOUND}]}
+    assert Gift.objects.get().status == Gift.Status.PENDING
 
 
 def test_revoking(owner, friend, stranger, bought, outbox):

@@ -15,6 +15,7 @@ address is the one the claimer's token carried.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from datetime import timedelta
@@ -45,6 +46,18 @@ ALREADY_CLAIMED = "This gift was already claimed."
 def _new_code() -> str:
     """128 random bits, URL-safe: unguessable, and short enough for a link."""
     return secrets.token_urlsafe(16)
+
+
+# What a code can look like (``token_urlsafe``'s alphabet): anything else is unknown without
+# asking the database, which refuses some characters (NUL) outright.
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _gift_by_code(code: str, *, lock: bool = False) -> Gift | None:
+    if not CODE_PATTERN.fullmatch(code):
+        return None
+    gifts = Gift.objects.select_for_update() if lock else Gift.objects.only("ticket_id")
+    return gifts.filter(code=code).first()
 
 
 class Gift(models.Model):
@@ -144,7 +157,7 @@ def gift_claim(*, code: str, user_id: str | uuid.UUID, email: str = "") -> Ticke
     Unknown, expired, revoked or claimed codes, and gifts whose giver no longer owns the
     ticket, are all ``NotFound``; claiming one's own gift is ``InvalidState``.
     """
-    found = Gift.objects.filter(code=code).only("ticket_id").first()
+    found = _gift_by_code(code)
     if found is None:
         raise NotFound(GIFT_NOT_FOUND)
     with transaction.atomic():
@@ -174,7 +187,7 @@ def gift_claim(*, code: str, user_id: str | uuid.UUID, email: str = "") -> Ticke
 def gift_revoke(*, code: str, user_id: str | uuid.UUID) -> None:
     """The giver takes back an unclaimed gift; revoking it again changes nothing."""
     with transaction.atomic():
-        gift = Gift.objects.select_for_update().filter(code=code).first()
+        gift = _gift_by_code(code, lock=True)
         if gift is None:
             raise NotFound(GIFT_NOT_FOUND)
         if str(gift.from_user_id) != str(user_id):
