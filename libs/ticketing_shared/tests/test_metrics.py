@@ -1,5 +1,6 @@
 """``/metrics``: labels that callers cannot multiply, and a port of its own behind the chart."""
 
+import json
 import os
 import re
 import signal
@@ -178,3 +179,36 @@ def test_several_gunicorn_workers_add_up_and_a_dead_workers_counts_stay(gunicorn
     wait_for(lambda: not live_gauge.exists(), timeout=60)
     assert echo(0) == 200
     assert [echo_total(app) for _ in range(6)] == [float(sent + 1)] * 6
+
+
+def raw_request(app: str, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send bytes no HTTP client library would (they check what they send); read the answer."""
+    host, port = app.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return status, headers, body
+
+
+REFUSED_BY_THE_WEB_SERVER = {
+    "414": b"GET /api/demo/whoami?q=" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # request line too long
+    "431": b"GET /api/demo/whoami HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",  # header too large
+    "400": b"GET /api/demo/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\x01b\r\n\r\n",  # malformed header
+}
+
+
+def test_requests_the_web_server_refuses_are_answered_in_the_error_shape(gunicorn_workers):
+    """gunicorn answers these itself, before Django: in the API's shape, not its HTML page."""
+    app, _ = gunicorn_workers
+    for status, request in REFUSED_BY_THE_WEB_SERVER.items():
+        line, headers, body = raw_request(app, request)
+        assert line.split(" ")[1] == status
+        assert headers["content-type"] == "application/json"
+        assert int(headers["content-length"]) == len(body)
+        errors = json.loads(body)["errors"]
+        assert len(errors) == 1 and errors[0]["message"], body

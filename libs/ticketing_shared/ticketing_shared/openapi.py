@@ -50,25 +50,27 @@ COMMON = {
     401: "No token, or an invalid, expired or tampered one",
     404: "Not found (unknown or malformed id)",
     413: "Request body too large",
-    414: "Request line too long (the web server's limit, gunicorn's 4094 bytes): answered in HTML by gunicorn",
+    414: "Request line too long (the web server's limit: 4094 bytes)",
     415: "The body is not `application/json`",
+    431: "Request headers too large (the web server's limit: 8190 bytes each)",
 }
 METHODS = ("get", "put", "post", "patch", "delete")
 
 
-def _common_codes(operation: dict[str, Any]) -> list[int]:
+def _common_codes(method: str, operation: dict[str, Any]) -> list[int]:
+    """What any operation may answer besides its own codes. The web server itself refuses a
+    malformed request (400), a request line (414) or a header (431) too long, on any path;
+    any body may be too large (413), even one the operation reads raw (the Stripe webhook)."""
     parameters = operation.get("parameters", [])
-    codes = []
-    if "requestBody" in operation or any(p.get("in") in ("query", "header") for p in parameters):
-        codes.append(400)
-    if any(p.get("in") == "query" for p in parameters):
-        codes.append(414)
+    codes = [400, 414, 431]
     if any(requirement for requirement in operation.get("security", [])):
         codes.append(401)
     if any(p.get("in") == "path" for p in parameters):
         codes.append(404)
+    if method in ("post", "put", "patch"):
+        codes.append(413)
     if "requestBody" in operation:
-        codes += [413, 415]
+        codes.append(415)
     return codes
 
 
@@ -80,10 +82,8 @@ def error_responses(result: dict[str, Any], generator, request, public) -> dict[
             if operation is None:
                 continue
             responses = operation.setdefault("responses", {})
-            for code in _common_codes(operation):
+            for code in _common_codes(method, operation):
                 responses.setdefault(str(code), {"description": COMMON[code]})
-            if "414" in responses and "content" not in responses["414"]:
-                responses["414"]["content"] = {"text/html": {"schema": {"type": "string"}}}
             for code, response in responses.items():
                 if code[0] in "45" and "content" not in response:
                     response["content"] = {"application/json": {"schema": ERROR_REF}}
