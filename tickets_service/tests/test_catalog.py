@@ -312,7 +312,7 @@ def test_an_order_that_crossed_the_unlisting_and_was_cancelled_leaves_the_ticket
     order = order_created(ticket)
 
     deliver("order.created", order)
-    deliver("order.cancelled", {**order_ended(ticket, order["id"]), "reason": "unlisted"})
+    deliver("order.cancelled", {**order_ended(ticket, order["id"]), "reason": "price_changed"})
 
     ticket.refresh_from_db()
     assert (ticket.order_id, ticket.sold_at, ticket.owner_id) == (None, None, None)

@@ -323,7 +323,7 @@ def test_an_operators_refund_of_the_sale_puts_the_ticket_on_sale_again(deliver, 
     assert Reservation.objects.get().status == "cancelled"
 
 
-@pytest.mark.parametrize("reason", [None, "expired", "by_buyer", "price_changed", "unlisted"])
+@pytest.mark.parametrize("reason", [None, "expired", "by_buyer", "price_changed"])
 def test_no_other_cancel_frees_a_sold_ticket(deliver, ticket, outbox, reason):
     order = order_created(ticket)
     deliver("order.created", order)

@@ -68,15 +68,10 @@ def test_a_complete_order_has_nothing_left_to_do(signed_in, api):
         ("by_buyer", "You cancelled this order."),
         (
             "price_changed",
-            "This order was cancelled because the seller changed the ticket&#x27;s price just before you reserved it. "
-            "You pay nothing for it: a payment that went through is refunded.",
+            "This order was cancelled because the seller changed the ticket just before you reserved it "
+            "(its price, or took it off sale). You pay nothing for it: a payment that went through is refunded.",
         ),
         ("operator", "Our support team cancelled this order. Any payment for it is refunded."),
-        (
-            "unlisted",
-            "This order was cancelled because the seller took a ticket off sale just as you reserved it. "
-            "You pay nothing for it: a payment that went through is refunded.",
-        ),
         (None, "This order was cancelled."),
         ("a_reason_from_the_future", "This order was cancelled."),
     ],

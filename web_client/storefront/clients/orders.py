@@ -37,8 +37,8 @@ class Order:
     user_id: str
     version: int
     ticket: OrderTicket
-    # Why a cancelled order was cancelled: expired, by_buyer, price_changed, operator,
-    # unlisted; None when it was not (or the orders service did not say).
+    # Why a cancelled order was cancelled: expired, by_buyer, price_changed, operator; None
+    # when it was not (or the orders service did not say).
     cancel_reason: str | None = None
     # Every ticket of the order (a cart holds several) and what they cost together.
     tickets: tuple[OrderTicket, ...] = ()

@@ -37,14 +37,10 @@ CANCEL_EXPLANATIONS = {
     "expired": "This order was cancelled because its reservation time ran out before it was paid.",
     "by_buyer": "You cancelled this order.",
     "price_changed": (
-        "This order was cancelled because the seller changed the ticket's price just before you reserved it. "
-        "You pay nothing for it: a payment that went through is refunded."
+        "This order was cancelled because the seller changed the ticket just before you reserved it "
+        "(its price, or took it off sale). You pay nothing for it: a payment that went through is refunded."
     ),
     "operator": "Our support team cancelled this order. Any payment for it is refunded.",
-    "unlisted": (
-        "This order was cancelled because the seller took a ticket off sale just as you reserved it. "
-        "You pay nothing for it: a payment that went through is refunded."
-    ),
 }
 CANCELLED = "This order was cancelled."
 

@@ -196,8 +196,9 @@ class OrderCancelled(OrderCompleted):
     reason: str | None = Field(
         default=None,
         description=(
-            "Why: expired, by_buyer, price_changed, operator (an operator cancelled it, or refunded its "
-            "payment) or unlisted (its seller took a ticket off sale); more may come; absent in older events."
+            "Why: expired, by_buyer, price_changed (made from a ticket its seller had just changed: its "
+            "price, or took it off sale) or operator (an operator cancelled it, or refunded its payment); "
+            "more may come; absent in older events."
         ),
     )
 
