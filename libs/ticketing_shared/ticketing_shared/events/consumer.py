@@ -41,7 +41,7 @@ from django.utils import timezone
 from ticketing_shared import heartbeat, requestid
 from ticketing_shared.events import registry
 from ticketing_shared.events.kafka import ensure_topics, get_admin, get_producer, new_consumer, producer_failed
-from ticketing_shared.events.membership import AssignmentWatch, GroupWatch
+from ticketing_shared.events.membership import AssignmentWatch, GroupWatch, TopicsLeftOut
 from ticketing_shared.events.models import DeadLetter, ParkedEvent, ProcessedEvent
 from ticketing_shared.events.offsets import LogEndGuard, describe
 from ticketing_shared.events.registry import Event, Handler, PoisonMessage, RetryLater, handler_for
@@ -408,7 +408,7 @@ class ConsumerRunner:
         watch = GroupWatch()
         self.consumer = new_consumer(**{"group.id": self.group_id, "stats_cb": watch.on_stats})
         guard = LogEndGuard(self.consumer, get_admin())
-        assignment = AssignmentWatch(self.consumer, topics, resubscribe=lambda: subscribe(),
+        assignment = AssignmentWatch(self.consumer, topics, group_id=self.group_id, admin=get_admin(),
                                      grace=self._assignment_grace())
 
         def on_assign(_consumer, partitions: list[TopicPartition]) -> None:
@@ -419,17 +419,13 @@ class ConsumerRunner:
             assignment.on_revoke(partitions)
             self._on_revoke(consumer, partitions)
 
-        def subscribe() -> None:
-            self.consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
-
-        subscribe()
+        self.consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
         logger.info("Consuming %s as group %s", ", ".join(topics), self.group_id)
         try:
             while not self._stopping and not (until and until()):
                 heartbeat.touch("consumer")
                 guard.check()
-                assignment.check()
-                self._check_membership(watch)
+                self._check_membership(watch, assignment)
                 self._sweep_parked()
                 message = self.consumer.poll(self.poll_timeout)
                 if message is None:
@@ -443,18 +439,25 @@ class ConsumerRunner:
 
     @staticmethod
     def _assignment_grace() -> float:
-        """How long a subscribed topic may be left out of the assignment before we rejoin:
-        librdkafka itself notices a new topic within a metadata refresh or two."""
+        """How long after an assignment a subscribed topic may be left out of it: librdkafka
+        itself notices a new topic within a metadata refresh or two, and rebalances."""
         refresh_ms = settings.KAFKA["CONSUMER"].get("topic.metadata.refresh.interval.ms", 300000)
         return max(20.0, 3 * refresh_ms / 1000)
 
-    def _check_membership(self, watch: GroupWatch) -> None:
+    def _check_membership(self, watch: GroupWatch, assignment: AssignmentWatch | None = None) -> None:
+        """Give up on a membership that does not settle, or that settled without some of our
+        topics: the supervisor's fresh consumer joins anew (``ticketing_shared.events.membership``)."""
         timeout = self.options["REJOIN_TIMEOUT_SECONDS"]
         unsettled = watch.unsettled_for()
         if timeout > 0 and unsettled > timeout:
             state, join_state, _ = watch.state or ("?", "?", 0)
             raise ConsumerGaveUp(f"the group membership has not settled for {unsettled:.0f} s (state {state}, "
                                  f"join state {join_state}): a fresh consumer joins anew")
+        if assignment is not None and timeout > 0:
+            try:
+                assignment.check()
+            except TopicsLeftOut as exc:
+                raise ConsumerGaveUp(str(exc)) from exc
 
     def _close(self) -> None:
         if self.consumer is None:

@@ -16,14 +16,15 @@ restart would not help, and crash-loop backoff would delay the recovery).
 was computed. A topic created later should make librdkafka rejoin (it compares topic
 metadata every ``topic.metadata.refresh.interval.ms``), but one created while a rebalance is
 under way can slip past that comparison: after a broker lost its data, with the topics
-being created again one by one, a group settled without two of its four topics and
-consumed nothing of them for minutes. :class:`AssignmentWatch` keeps its own account: a
-subscribed topic that exists on the broker but has none of its partitions in this
-member's assignment, at two checks a while apart once the assignment is a grace period
-old (``max(20 s, three metadata refreshes)``), makes it subscribe again,
-which starts a rebalance whose assignment sees the topic. In a group with more members
-than a topic has partitions, a member may rightly hold none of it: the watch rejoins
-once for a given set of left-out topics, then lets it be.
+being created again one by one, a group settled without some or all of its topics and
+consumed nothing of them for minutes; subscribing again did not help (the same member
+computed the same assignment), a fresh consumer did. :class:`AssignmentWatch` keeps its
+own account: a subscribed topic that exists on the broker while no member of the group
+holds any of its partitions, at two checks a while apart once the assignment is a grace
+period old (``max(20 s, three metadata refreshes)``), makes the runner give up, and its
+supervisor starts a fresh consumer. Who holds what comes from the broker's description of
+the group; a broker that describes no members (tansu) leaves this member's own assignment,
+which is the group's when it runs alone, as local stacks do.
 """
 
 from __future__ import annotations
@@ -68,23 +69,26 @@ class GroupWatch:
         return 0.0 if self._unsettled_since is None else self.clock() - self._unsettled_since
 
 
-class AssignmentWatch:
-    """Rejoins when subscribed topics exist that the assignment left out (see the module)."""
+class TopicsLeftOut(RuntimeError):
+    """Existing subscribed topics nobody in the group consumes: a fresh consumer should join."""
 
-    def __init__(self, consumer, topics: Iterable[str], *, resubscribe: Callable[[], None], grace: float,
+
+class AssignmentWatch:
+    """Notices subscribed topics the group's assignment left out (see the module)."""
+
+    def __init__(self, consumer, topics: Iterable[str], *, group_id: str, admin, grace: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.consumer = consumer
+        self.admin = admin
+        self.group_id = group_id
         self.topics = set(topics)
-        self.resubscribe = resubscribe
         self.grace = grace
         self.interval = grace / 2  # a topic must be left out at two checks this far apart
         self.clock = clock
-        self.rejoins = 0
         self._assigned: set[str] = set()
         self._assigned_at: float | None = None
         self._next_check = 0.0
         self._left_out: frozenset[str] = frozenset()
-        self._rejoined_for: frozenset[str] = frozenset()
 
     def on_assign(self, partitions: list[TopicPartition]) -> None:
         self._assigned = {partition.topic for partition in partitions}
@@ -96,7 +100,8 @@ class AssignmentWatch:
         self._assigned_at = None
 
     def check(self) -> None:
-        """From the poll loop: rejoin when an existing subscribed topic is left out."""
+        """From the poll loop: raise :class:`TopicsLeftOut` when an existing subscribed topic
+        has been consumed by nobody for two checks in a row."""
         now = self.clock()
         if now < self._next_check or self._assigned_at is None or now - self._assigned_at < self.grace:
             return
@@ -108,17 +113,21 @@ class AssignmentWatch:
             return
         present = {name for name, topic in metadata.topics.items()
                    if name in self.topics and topic.error is None and topic.partitions}
-        left_out, seen_before = frozenset(present - self._assigned), self._left_out
+        left_out, seen_before = frozenset(present - self._held()), self._left_out
         self._left_out = left_out
-        if not left_out:
-            self._rejoined_for = frozenset()
-            return
-        if left_out != seen_before or left_out == self._rejoined_for:
-            return  # just appeared (librdkafka may be rejoining already), or rejoined for once
-        self._rejoined_for = left_out
-        logger.warning("Subscribed topics %s exist but the assignment of %.0f s ago has none of their "
-                       "partitions: subscribing again to rebalance", ", ".join(sorted(left_out)),
-                       now - self._assigned_at)
-        self._assigned_at = None
-        self.rejoins += 1
-        self.resubscribe()
+        if left_out and left_out == seen_before:
+            raise TopicsLeftOut(f"subscribed topics {', '.join(sorted(left_out))} exist, but nobody in the group "
+                                f"has consumed them since the assignment {now - self._assigned_at:.0f} s ago: "
+                                "a fresh consumer joins anew")
+
+    def _held(self) -> set[str]:
+        """Topics some member of the group holds partitions of."""
+        try:
+            future = self.admin.describe_consumer_groups([self.group_id], request_timeout=5)[self.group_id]
+            members = future.result(5).members
+        except (KafkaException, TimeoutError) as exc:
+            logger.info("Could not describe group %s: %s", self.group_id, exc)
+            members = []
+        if not members:  # not described (tansu does not): this member's own view
+            return set(self._assigned)
+        return {partition.topic for member in members for partition in member.assignment.topic_partitions}
