@@ -41,12 +41,28 @@ class MoneyField(MoneySchemaMixin, serializers.DecimalField):
 MAX_TICKETS_PER_ORDER = 10
 
 
+class TicketIdsField(serializers.ListField):
+    """A list of ticket ids whose bad items are the field's own error (``field: ticket_ids``,
+    as for taken or unknown tickets), naming them, rather than one error per index."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=UUIDStringField(), **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):  # not a list, too short, too long
+                raise
+            bad = ", ".join(str(data[int(index)]) for index in sorted(exc.detail, key=int))
+            raise serializers.ValidationError(f"Not ticket ids (UUID strings): {bad}") from exc
+
+
 class OrderCreateSerializer(serializers.Serializer):
     """One ticket (``ticket_id``, as before carts) or a set (``ticket_ids``), not both."""
 
     ticket_id = UUIDStringField(required=False, help_text="One ticket to reserve (or give ticket_ids).")
-    ticket_ids = serializers.ListField(
-        child=UUIDStringField(),
+    ticket_ids = TicketIdsField(
         required=False,
         min_length=1,
         max_length=MAX_TICKETS_PER_ORDER,

@@ -83,8 +83,15 @@ def test_bad_sets_are_refused(buyer, ticket_ids, message):
     response = buyer.post("/api/orders", {"ticket_ids": ticket_ids}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"].startswith(message)
+    assert response.json()["errors"][0]["field"] == message
     assert not Order.objects.exists()
+
+
+def test_items_that_are_not_ids_are_named_in_one_error_of_the_field(buyer):
+    response = buyer.post("/api/orders", {"ticket_ids": [str(uuid.uuid4()), "zz", 7]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"message": "Not ticket ids (UUID strings): zz, 7", "field": "ticket_ids"}]}
 
 
 def test_one_ticket_and_a_set_together_are_refused(buyer):
