@@ -8,7 +8,7 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import ConsumerGroupState, KafkaError, KafkaException, TopicPartition
 
 from ticketing_shared.events.consumer import ConsumerGaveUp, ConsumerRunner
 from ticketing_shared.events.membership import AssignmentWatch, GroupWatch, TopicsLeftOut
@@ -102,18 +102,27 @@ class Topics:
 
 
 class Broker:
-    """The consumer's and the admin's broker: its topics, and the members it describes."""
+    """The consumer's and the admin's broker: its topics, this member's assignment, and the
+    group as the broker describes it (``members``: each member's partitions; None: the call fails)."""
 
-    def __init__(self, *names: str, members: tuple[list[TopicPartition], ...] = ()) -> None:
+    def __init__(self, *names: str, members: tuple[list[TopicPartition], ...] | None = (),
+                 state: ConsumerGroupState = ConsumerGroupState.STABLE) -> None:
         self.metadata = Topics(*names)
+        self.assigned: list[TopicPartition] = []
         self.members = members
+        self.state = state
 
     def list_topics(self, timeout):
         return self.metadata
 
+    def assignment(self):
+        return self.assigned
+
     def describe_consumer_groups(self, group_ids, request_timeout):
+        if self.members is None:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
         members = [SimpleNamespace(assignment=SimpleNamespace(topic_partitions=held)) for held in self.members]
-        description = SimpleNamespace(members=members)
+        description = SimpleNamespace(members=members, state=self.state)
         return {group_id: SimpleNamespace(result=lambda timeout: description) for group_id in group_ids}
 
 
@@ -121,58 +130,73 @@ def partitions(*topics: str) -> list[TopicPartition]:
     return [TopicPartition(topic, number) for topic in topics for number in (0, 1)]
 
 
-def assignment_watch(broker: Broker, topics: list[str], clock: Clock) -> AssignmentWatch:
-    return AssignmentWatch(broker, topics, group_id="payments", admin=broker, grace=20, clock=clock)
+class Member:
+    """An AssignmentWatch on a fake broker, with a clock the test moves."""
+
+    def __init__(self, broker: Broker, topics: list[str]) -> None:
+        self.broker, self.clock = broker, Clock()
+        self.watch = AssignmentWatch(broker, topics, group_id="payments", admin=broker, grace=20, clock=self.clock)
+
+    def assign(self, *topics: str) -> None:
+        self.broker.assigned = partitions(*topics)
+        self.watch.on_assign(self.broker.assigned)
+
+    def checks(self, seconds: int, every: int = 10) -> None:
+        for _ in range(seconds // every):
+            self.clock.now += every
+            self.watch.check()
 
 
 def test_a_subscribed_topic_the_assignment_left_out_makes_the_consumer_give_up():
     """The chaos run's finding: after a broker loss the group settled while some of its topics
-    were still being created again, and librdkafka never rebalanced to take them in."""
-    clock, broker = Clock(), Broker("order.created")
-    watch = assignment_watch(broker, ["order.created", "order.updated"], clock)
-    watch.on_assign(partitions("order.created"))  # order.updated did not exist yet
+    were still being created again, and librdkafka never rebalanced to take them in (tansu
+    describes no members: this member's assignment is the group's)."""
+    broker = Broker("order.created")
+    member = Member(broker, ["order.created", "order.updated"])
+    member.assign("order.created")  # order.updated did not exist yet
     broker.metadata = Topics("order.created", "order.updated")  # ... and now it does
 
-    clock.now += 19
-    watch.check()  # within the grace: librdkafka may still rebalance on its own
-    clock.now += 1
-    watch.check()  # left out at the first check
-    clock.now += 9
-    watch.check()  # not a check yet
-
-    clock.now += 1
-    with pytest.raises(TopicsLeftOut, match=r"topics order.updated exist, but nobody in the group has consumed "
-                                            r"them since the assignment 30 s ago"):
-        watch.check()
+    member.checks(19, every=1)  # within the grace: librdkafka may still rebalance on its own
+    member.checks(1, every=1)  # left out, first seen
+    member.checks(10)  # for ten seconds
+    with pytest.raises(TopicsLeftOut, match=r"topics order.updated exist, but nobody in the group has held any of "
+                                            r"their partitions for 20 s since the assignment 40 s ago"):
+        member.checks(10)
 
 
-def test_a_topic_another_member_holds_is_no_reason_to_give_up():
-    """More members than the topic has partitions: the broker says another member holds them."""
-    clock = Clock()
-    broker = Broker("a", "b", members=(partitions("a"), partitions("b")))
-    watch = assignment_watch(broker, ["a", "b"], clock)
-    watch.on_assign(partitions("a"))
-    for _ in range(10):
-        clock.now += 10
-        watch.check()
+def test_an_empty_assignment_on_a_broker_that_describes_no_members_gives_up_too():
+    broker = Broker("a", "b")
+    member = Member(broker, ["a", "b"])
+    member.assign()
+    with pytest.raises(TopicsLeftOut, match="topics a, b exist"):
+        member.checks(60)
+
+
+@pytest.mark.parametrize(
+    "broker",
+    [
+        Broker("a", "b", members=(partitions("a"), partitions("a", "b"))),  # another member holds "b"
+        Broker("a", "b", members=None),  # the group cannot be described
+        Broker("a", "b", members=([], []), state=ConsumerGroupState.PREPARING_REBALANCING),  # reads empty
+    ],
+    ids=["held by another member", "not described", "mid-rebalance"],
+)
+def test_what_the_group_says_or_cannot_say_is_no_reason_to_give_up(broker):
+    member = Member(broker, ["a", "b"])
+    member.assign("a")
+    member.checks(120)
 
 
 def test_topics_that_do_not_exist_or_a_rebalance_under_way_are_no_reason_to_give_up():
-    clock, broker = Clock(), Broker("a")
-    watch = assignment_watch(broker, ["a", "b"], clock)
-    watch.on_assign(partitions("a"))  # "b" is not on the broker
-    for _ in range(10):
-        clock.now += 10
-        watch.check()
+    broker = Broker("a")
+    member = Member(broker, ["a", "b"])
+    member.assign("a")  # "b" is not on the broker
+    member.checks(100)
     broker.metadata = Topics("a", "b")
-    watch.on_revoke(partitions("a"))  # a rebalance under way, for as long as it takes
-    for _ in range(10):
-        clock.now += 10
-        watch.check()
-    watch.on_assign(partitions("a", "b"))
-    for _ in range(10):
-        clock.now += 10
-        watch.check()
+    member.watch.on_revoke(partitions("a"))  # a rebalance under way, for as long as it takes
+    member.checks(100)
+    member.assign("a", "b")
+    member.checks(100)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -180,12 +204,23 @@ def test_the_runner_gives_up_when_its_group_left_out_a_topic(kafka_broker, topic
     """The real consumer on the real broker (which describes no members: the runner's own
     assignment counts), with an assignment that leaves a topic out as the chaos run saw."""
     monkeypatch.setattr(ConsumerRunner, "_assignment_grace", staticmethod(lambda: 2.0))
-    on_assign = AssignmentWatch.on_assign
 
-    def without_updates(watch, assigned):
-        on_assign(watch, [partition for partition in assigned if partition.topic != topics["updated"]])
+    class AssignedWithoutUpdates:
+        """The real consumer, whose assignment leaves the updates topic out."""
 
-    monkeypatch.setattr(AssignmentWatch, "on_assign", without_updates)
+        def __init__(self, consumer) -> None:
+            self.consumer = consumer
+
+        def list_topics(self, **options):
+            return self.consumer.list_topics(**options)
+
+        def assignment(self):
+            return [partition for partition in self.consumer.assignment() if partition.topic != topics["updated"]]
+
+    watch_init = AssignmentWatch.__init__
+    monkeypatch.setattr(AssignmentWatch, "__init__",
+                        lambda watch, consumer, *args, **kwargs: watch_init(watch, AssignedWithoutUpdates(consumer),
+                                                                            *args, **kwargs))
     runner = ConsumerRunner(handlers={topics["created"]: widget_created, topics["updated"]: widget_updated},
                             group_id=f"group-{topics['prefix']}")
     gave_up: list[Exception] = []
@@ -203,3 +238,4 @@ def test_the_runner_gives_up_when_its_group_left_out_a_topic(kafka_broker, topic
         runner.stop()
         thread.join(20)
     assert [str(exc).split(",")[0] for exc in gave_up] == [f"subscribed topics {topics['updated']} exist"]
+    assert "nobody in the group has held any of their partitions" in str(gave_up[0])

@@ -412,8 +412,8 @@ class ConsumerRunner:
                                      grace=self._assignment_grace())
 
         def on_assign(_consumer, partitions: list[TopicPartition]) -> None:
-            guard.on_assign(partitions)
             assignment.on_assign(partitions)
+            guard.on_assign(partitions)
 
         def on_revoke(consumer, partitions: list[TopicPartition]) -> None:
             assignment.on_revoke(partitions)

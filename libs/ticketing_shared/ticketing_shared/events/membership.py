@@ -20,11 +20,13 @@ being created again one by one, a group settled without some or all of its topic
 consumed nothing of them for minutes; subscribing again did not help (the same member
 computed the same assignment), a fresh consumer did. :class:`AssignmentWatch` keeps its
 own account: a subscribed topic that exists on the broker while no member of the group
-holds any of its partitions, at two checks a while apart once the assignment is a grace
-period old (``max(20 s, three metadata refreshes)``), makes the runner give up, and its
-supervisor starts a fresh consumer. Who holds what comes from the broker's description of
-the group; a broker that describes no members (tansu) leaves this member's own assignment,
-which is the group's when it runs alone, as local stacks do.
+holds any of its partitions, for a grace period (``max(20 s, three metadata refreshes)``)
+once the assignment is that old, makes the runner give up, and its supervisor starts a
+fresh consumer. Who holds what comes from the broker's description of the group, judged
+only while the group is stable. A broker that describes no members (tansu) leaves this
+member's own assignment, which is the group's when the consumer runs alone, as it does on
+local stacks; there, more consumers of one service than partitions would make the spare
+ones restart.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupState, KafkaException, TopicPartition
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,14 @@ class TopicsLeftOut(RuntimeError):
 
 
 class AssignmentWatch:
-    """Notices subscribed topics the group's assignment left out (see the module)."""
+    """Notices subscribed topics the group's assignment left out (see the module).
+
+    Every broker call here is short (``TIMEOUT``): the poll loop waits for it, and
+    ``max.poll.interval.ms`` is 10 s on local stacks. What cannot be known (a broker that does
+    not answer, a group in the middle of a rebalance) is no reason to give up.
+    """
+
+    TIMEOUT = 2.0
 
     def __init__(self, consumer, topics: Iterable[str], *, group_id: str, admin, grace: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -83,15 +92,14 @@ class AssignmentWatch:
         self.group_id = group_id
         self.topics = set(topics)
         self.grace = grace
-        self.interval = grace / 2  # a topic must be left out at two checks this far apart
+        self.interval = grace / 2
         self.clock = clock
-        self._assigned: set[str] = set()
         self._assigned_at: float | None = None
         self._next_check = 0.0
         self._left_out: frozenset[str] = frozenset()
+        self._left_out_since = 0.0
 
-    def on_assign(self, partitions: list[TopicPartition]) -> None:
-        self._assigned = {partition.topic for partition in partitions}
+    def on_assign(self, _partitions: list[TopicPartition]) -> None:
         self._assigned_at = self.clock()
         self._left_out = frozenset()
 
@@ -100,34 +108,45 @@ class AssignmentWatch:
         self._assigned_at = None
 
     def check(self) -> None:
-        """From the poll loop: raise :class:`TopicsLeftOut` when an existing subscribed topic
-        has been consumed by nobody for two checks in a row."""
+        """From the poll loop: raise :class:`TopicsLeftOut` when existing subscribed topics have
+        been held by nobody for ``grace``, at checks ``grace / 2`` apart, once the assignment is
+        ``grace`` old (librdkafka's own rebalance for a new topic comes well within that)."""
         now = self.clock()
         if now < self._next_check or self._assigned_at is None or now - self._assigned_at < self.grace:
             return
         self._next_check = now + self.interval
+        left_out = self._left_out_now()
+        if left_out is None:  # not known this time: judge at the next check
+            return
+        if left_out != self._left_out:
+            self._left_out, self._left_out_since = left_out, now
+            return
+        if left_out and now - self._left_out_since >= self.grace:
+            raise TopicsLeftOut(f"subscribed topics {', '.join(sorted(left_out))} exist, but nobody in the group "
+                                f"has held any of their partitions for {now - self._left_out_since:.0f} s since "
+                                f"the assignment {now - self._assigned_at:.0f} s ago: a fresh consumer joins anew")
+
+    def _left_out_now(self) -> frozenset[str] | None:
+        """Existing subscribed topics no member holds a partition of; None when that cannot be told."""
         try:
-            metadata = self.consumer.list_topics(timeout=5)
+            metadata = self.consumer.list_topics(timeout=self.TIMEOUT)
+            own = {partition.topic for partition in self.consumer.assignment()}
         except KafkaException as exc:
             logger.info("Could not read the topics to check the assignment: %s", exc)
-            return
+            return None
         present = {name for name, topic in metadata.topics.items()
                    if name in self.topics and topic.error is None and topic.partitions}
-        left_out, seen_before = frozenset(present - self._held()), self._left_out
-        self._left_out = left_out
-        if left_out and left_out == seen_before:
-            raise TopicsLeftOut(f"subscribed topics {', '.join(sorted(left_out))} exist, but nobody in the group "
-                                f"has consumed them since the assignment {now - self._assigned_at:.0f} s ago: "
-                                "a fresh consumer joins anew")
-
-    def _held(self) -> set[str]:
-        """Topics some member of the group holds partitions of."""
+        if present <= own:
+            return frozenset()
         try:
-            future = self.admin.describe_consumer_groups([self.group_id], request_timeout=5)[self.group_id]
-            members = future.result(5).members
+            future = self.admin.describe_consumer_groups([self.group_id], request_timeout=self.TIMEOUT)[self.group_id]
+            group = future.result(self.TIMEOUT)
         except (KafkaException, TimeoutError) as exc:
             logger.info("Could not describe group %s: %s", self.group_id, exc)
-            members = []
-        if not members:  # not described (tansu does not): this member's own view
-            return set(self._assigned)
-        return {partition.topic for member in members for partition in member.assignment.topic_partitions}
+            return None
+        if not group.members:  # the broker describes no members (tansu): this member's view is all there is
+            return frozenset(present - own)
+        if group.state != ConsumerGroupState.STABLE:  # mid-rebalance, assignments read empty
+            return None
+        held = {partition.topic for member in group.members for partition in member.assignment.topic_partitions}
+        return frozenset(present - held)

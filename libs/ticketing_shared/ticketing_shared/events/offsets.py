@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicCollection, TopicPartition
 
@@ -27,19 +28,25 @@ logger = logging.getLogger(__name__)
 
 
 class LogEndGuard:
-    def __init__(self, consumer: Consumer, admin, *, interval: float = 1.0) -> None:
+    # Committed offsets the broker did not give are asked for again this long after.
+    STARTS_RETRY_SECONDS = 10.0
+
+    def __init__(self, consumer: Consumer, admin, *, interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.consumer = consumer
         self.admin = admin
         self.interval = interval
+        self.clock = clock
         self._topic_ids: dict[str, str] = {}
         self._starts: dict[tuple[str, int], int] = {}  # committed offsets at assignment
         self._next_check = 0.0
+        self._next_starts_read = 0.0
         self.resets = 0
 
     def on_assign(self, partitions: list[TopicPartition]) -> None:
         """The subscription's ``on_assign``: remember where each partition starts."""
         logger.info("Assigned %s", describe(partitions))
-        self._starts = {}
+        self._starts, self._next_starts_read = {}, 0.0
         self._read_starts(partitions, timeout=5)
         self._next_check = 0.0
         renewed = self._recreated({p.topic for p in partitions})
@@ -61,10 +68,15 @@ class LogEndGuard:
         try:
             committed = self.consumer.committed(partitions, timeout=timeout)
         except KafkaException as exc:
-            logger.warning("Could not read the committed offsets of %s (asked again in a second): %s",
-                           describe(partitions), exc)
-            return
-        self._starts.update({(p.topic, p.partition): p.offset for p in committed})
+            committed, error = [], exc
+        else:
+            error = next((p.error for p in committed if p.error is not None), None)
+        self._starts.update({(p.topic, p.partition): p.offset for p in committed if p.error is None})
+        if error is not None:
+            self._next_starts_read = self.clock() + self.STARTS_RETRY_SECONDS
+            unread = [p for p in partitions if (p.topic, p.partition) not in self._starts]
+            logger.warning("Could not read the committed offsets of %s (asked again in %.0f s): %s",
+                           describe(unread), self.STARTS_RETRY_SECONDS, error)
 
     def _recreated(self, topics: set[str]) -> set[str]:
         try:
@@ -79,7 +91,7 @@ class LogEndGuard:
 
     def check(self) -> None:
         """From the poll loop: read again a partition whose position is past the log's end."""
-        now = time.monotonic()
+        now = self.clock()
         if now < self._next_check:
             return
         self._next_check = now + self.interval
@@ -88,7 +100,7 @@ class LogEndGuard:
             return
         positions = self.consumer.position(assignment)
         unknown = [p for p in positions if p.offset < 0 and (p.topic, p.partition) not in self._starts]
-        if unknown:  # the broker did not answer at assignment (just back from a loss?): ask again
+        if unknown and now >= self._next_starts_read:  # not given at assignment (a broker just back?)
             self._read_starts(unknown, timeout=2)
         for position in positions:
             where = (position.topic, position.partition)
