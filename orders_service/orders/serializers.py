@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -54,8 +55,16 @@ class TicketIdsField(serializers.ListField):
         except serializers.ValidationError as exc:
             if not isinstance(exc.detail, dict):  # not a list, too short, too long
                 raise
-            bad = ", ".join(str(data[int(index)]) for index in sorted(exc.detail, key=int))
-            raise serializers.ValidationError(f"Not ticket ids (UUID strings): {bad}") from exc
+            bad = [data[int(index)] for index in sorted(exc.detail, key=int)]
+            named = ", ".join(_quoted(item) for item in bad[:MAX_TICKETS_PER_ORDER])
+            more = f" and {len(bad) - MAX_TICKETS_PER_ORDER} more" if len(bad) > MAX_TICKETS_PER_ORDER else ""
+            raise serializers.ValidationError(f"Not ticket ids (UUID strings): {named}{more}") from exc
+
+
+def _quoted(item, limit: int = 40) -> str:
+    """An item as the client wrote it (JSON for what is not a string), cut to ``limit``."""
+    text = item if isinstance(item, str) else json.dumps(item)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class OrderCreateSerializer(serializers.Serializer):

@@ -93,6 +93,10 @@ def test_items_that_are_not_ids_are_named_in_one_error_of_the_field(buyer):
     assert response.status_code == 400
     assert response.json() == {"errors": [{"message": "Not ticket ids (UUID strings): zz, 7", "field": "ticket_ids"}]}
 
+    response = buyer.post("/api/orders", {"ticket_ids": [None, {"a": 1}, "x" * 100, *["z"] * 10]}, format="json")
+    message = response.json()["errors"][0]["message"]
+    assert message == f'Not ticket ids (UUID strings): null, {{"a": 1}}, {"x" * 39}…, {", ".join(["z"] * 7)} and 3 more'
+
 
 def test_one_ticket_and_a_set_together_are_refused(buyer):
     ticket = TicketFactory()

@@ -302,7 +302,7 @@ def test_unlisting_an_unknown_ticket_is_404(seller, ticket_id):
 
 # An order the orders service made just before it heard of the unlisting: its order.created
 # arrives after the ticket was unlisted here. The orders service cancels it if unpaid
-# (cancel_reason unlisted); if the buyer paid first, the sale stands.
+# (cancel_reason price_changed); if the buyer paid first, the sale stands.
 
 
 def test_an_order_that_crossed_the_unlisting_and_was_cancelled_leaves_the_ticket_unlisted(
